@@ -1,0 +1,285 @@
+"""Data containers: named outputs of N objects, with errors and missing-entry rules.
+
+A :class:`Dataset` holds any number of named :class:`Output` blocks observed for the
+same N objects (stellar labels from one survey, another survey's labels, a spectrum,
+photometry ...). Each block has values and 1-sigma errors of shape (N, D).
+
+Missing entries (paper §2.1, made explicit): an entry is *missing* when
+
+* its value is not finite, or
+* its error is not finite, or is <= 0, or is >= 9999 (the paper's "large error"
+  convention for bad pixels and absent labels), or
+* for spectral outputs only: its value is exactly 0 or its inverse variance is < 0.1.
+
+Missing entries get exactly zero weight in every fit and every inference; their
+values are never replaced by invented numbers that could reach a result. The count of
+entries masked for each reason is kept in :attr:`Output.mask_summary`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["Output", "Dataset", "LARGE_ERROR", "MIN_FLUX_IVAR", "DataError"]
+
+LARGE_ERROR = 9999.0
+"""Errors at or above this value mark an entry as missing (paper §2.1)."""
+MIN_FLUX_IVAR = 0.1
+"""Spectral pixels with inverse variance below this are missing (paper §2.1)."""
+
+Kind = Literal["label", "spectrum"]
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names the output and the problem."""
+
+
+def _as_2d(name: str, what: str, x: object, n: int | None = None) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: {what} is not numeric ({exc})") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise DataError(f"{name}: {what} must be 2-D (N, D); got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise DataError(f"{name}: {what} has {arr.shape[0]} rows, expected {n}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Output:
+    """One observed output block of a dataset.
+
+    Attributes:
+        values: (N, D) observed values (labels in their natural units, or flux).
+        errors: (N, D) 1-sigma errors, same units as ``values``.
+        kind: ``"label"`` (rescaled before fitting, names required) or ``"spectrum"``
+            (pixels on a wavelength grid; extra scatter fitted by default).
+        names: (D,) column names for labels (e.g. ``"TEFF"``); pixel indices otherwise.
+        wavelength: (D,) wavelengths in Angstrom for spectra, or None.
+        missing: (N, D) boolean, True where the entry carries no information.
+        mask_summary: counts of entries masked, by reason.
+    """
+
+    values: np.ndarray
+    errors: np.ndarray
+    kind: Kind = "label"
+    names: tuple[str, ...] = ()
+    wavelength: np.ndarray | None = None
+    missing: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    mask_summary: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        values: object,
+        errors: object,
+        *,
+        kind: Kind = "label",
+        names: Sequence[str] | None = None,
+        wavelength: object | None = None,
+        label: str = "output",
+    ) -> Output:
+        """Validate arrays, apply the missing-entry rules and build an Output.
+
+        ``label`` is only used in error messages (the output's name in its dataset).
+        """
+        if kind not in ("label", "spectrum"):
+            raise DataError(f"{label}: kind must be 'label' or 'spectrum', got {kind!r}")
+        v = _as_2d(label, "values", values)
+        e = _as_2d(label, "errors", errors, n=v.shape[0])
+        if e.shape != v.shape:
+            raise DataError(f"{label}: errors shape {e.shape} differs from values {v.shape}")
+        d = v.shape[1]
+        if names is None:
+            if kind == "label":
+                raise DataError(f"{label}: label outputs need column names")
+            names = [str(i) for i in range(d)]
+        names = tuple(str(s) for s in np.asarray(names).ravel())
+        if len(names) != d:
+            raise DataError(f"{label}: {len(names)} names for {d} columns")
+        if len(set(names)) != d:
+            dup = sorted({s for s in names if names.count(s) > 1})
+            raise DataError(f"{label}: duplicated column names {dup}")
+        wl = None
+        if wavelength is not None:
+            wl = np.asarray(wavelength, dtype=np.float64).ravel()
+            if wl.shape != (d,):
+                raise DataError(f"{label}: wavelength has {wl.size} entries for {d} pixels")
+            if not np.all(np.isfinite(wl)):
+                raise DataError(f"{label}: wavelength grid contains non-finite values")
+
+        summary: dict[str, int] = {}
+        reasons = {
+            "value not finite": ~np.isfinite(v),
+            "error not finite": ~np.isfinite(e),
+            "error <= 0": np.isfinite(e) & (e <= 0),
+            f"error >= {LARGE_ERROR:g}": np.isfinite(e) & (e >= LARGE_ERROR),
+        }
+        if kind == "spectrum":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ivar = 1.0 / e**2
+            reasons["flux == 0"] = v == 0
+            reasons[f"inverse variance < {MIN_FLUX_IVAR:g}"] = (
+                np.isfinite(e) & (e > 0) & (e < LARGE_ERROR) & (ivar < MIN_FLUX_IVAR)
+            )
+        missing = np.zeros(v.shape, dtype=bool)
+        for why, m in reasons.items():
+            summary[why] = int(np.count_nonzero(m & ~missing))
+            missing |= m
+        summary["total missing"] = int(missing.sum())
+        summary["total entries"] = int(missing.size)
+        return cls(
+            values=v, errors=e, kind=kind, names=names, wavelength=wl,
+            missing=missing, mask_summary=summary,
+        )
+
+    @property
+    def n(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.values.shape[1]
+
+    def ivar(self) -> np.ndarray:
+        """(N, D) inverse variances 1/err^2, exactly 0 for missing entries."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = 1.0 / self.errors**2
+        return np.where(self.missing, 0.0, w)
+
+    def clean_values(self) -> np.ndarray:
+        """(N, D) values with missing entries set to 0.
+
+        The zero is only a placeholder that keeps arithmetic finite: every missing
+        entry also has weight exactly 0, so it never contributes to any fit.
+        """
+        return np.where(self.missing, 0.0, self.values)
+
+    def take(self, index: np.ndarray) -> Output:
+        """Rows ``index`` of this output (a new Output; arrays are copied)."""
+        return Output(
+            values=self.values[index], errors=self.errors[index], kind=self.kind,
+            names=self.names, wavelength=self.wavelength, missing=self.missing[index],
+            mask_summary=dict(self.mask_summary),
+        )
+
+    def select(self, names: Iterable[str]) -> Output:
+        """Columns by name; unknown names raise a :class:`DataError` listing them."""
+        names = list(names)
+        unknown = [s for s in names if s not in self.names]
+        if unknown:
+            raise DataError(f"unknown column name(s) {unknown}; available: {list(self.names)}")
+        idx = [self.names.index(s) for s in names]
+        return Output(
+            values=self.values[:, idx], errors=self.errors[:, idx], kind=self.kind,
+            names=tuple(names),
+            wavelength=None if self.wavelength is None else self.wavelength[idx],
+            missing=self.missing[:, idx], mask_summary=dict(self.mask_summary),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """N objects observed through any number of named outputs.
+
+    Conventional names are ``"label"`` (stellar labels) and ``"flux"`` (a spectrum);
+    any other name (``"galah"``, ``"phot"`` ...) is a further output.
+    """
+
+    outputs: Mapping[str, Output]
+    ids: np.ndarray | None = None
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.outputs:
+            raise DataError("a Dataset needs at least one output")
+        ns = {k: o.n for k, o in self.outputs.items()}
+        if len(set(ns.values())) != 1:
+            raise DataError(f"outputs have different numbers of objects: {ns}")
+        if self.ids is not None:
+            ids = np.asarray(self.ids)
+            if ids.shape != (self.n,):
+                raise DataError(f"ids has shape {ids.shape}, expected ({self.n},)")
+            object.__setattr__(self, "ids", ids)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        flux: object | None = None,
+        flux_err: object | None = None,
+        label: object | None = None,
+        label_err: object | None = None,
+        label_names: Sequence[str] | None = None,
+        wavelength: object | None = None,
+        ids: object | None = None,
+        **extras: np.ndarray,
+    ) -> Dataset:
+        """Build the common two-output dataset (``label`` and/or ``flux``)."""
+        outputs: dict[str, Output] = {}
+        if label is not None:
+            if label_err is None:
+                raise DataError("label given without label_err")
+            outputs["label"] = Output.create(
+                label, label_err, kind="label", names=label_names, label="label"
+            )
+        if flux is not None:
+            if flux_err is None:
+                raise DataError("flux given without flux_err")
+            outputs["flux"] = Output.create(
+                flux, flux_err, kind="spectrum", wavelength=wavelength, label="flux"
+            )
+        return cls(outputs=outputs, ids=None if ids is None else np.asarray(ids),
+                   extras=dict(extras))
+
+    @property
+    def n(self) -> int:
+        return next(iter(self.outputs.values())).n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, name: str) -> Output:
+        try:
+            return self.outputs[name]
+        except KeyError:
+            raise DataError(
+                f"dataset has no output {name!r}; it has {list(self.outputs)}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.outputs
+
+    def take(self, index: np.ndarray) -> Dataset:
+        """Objects ``index`` (integer or boolean array) as a new Dataset."""
+        index = np.asarray(index)
+        return Dataset(
+            outputs={k: o.take(index) for k, o in self.outputs.items()},
+            ids=None if self.ids is None else self.ids[index],
+            extras={k: np.asarray(v)[index] for k, v in self.extras.items()
+                    if np.ndim(v) >= 1 and len(v) == self.n},
+        )
+
+    def with_outputs(self, names: Iterable[str]) -> Dataset:
+        """The same objects with only the named outputs."""
+        return Dataset(outputs={k: self[k] for k in names}, ids=self.ids, extras=self.extras)
+
+    def mask_summary(self) -> dict[str, dict[str, int]]:
+        """Per output, how many entries were masked and why."""
+        return {k: dict(o.mask_summary) for k, o in self.outputs.items()}
+
+    def describe(self) -> str:
+        """A short human-readable summary (objects, outputs, missing fractions)."""
+        lines = [f"Dataset: {self.n} objects"]
+        for k, o in self.outputs.items():
+            frac = o.missing.mean() if o.missing.size else 0.0
+            cols = ", ".join(o.names) if o.kind == "label" else f"{o.dim} pixels"
+            lines.append(f"  {k} ({o.kind}): {cols}; {100 * frac:.2f}% missing")
+        return "\n".join(lines)

@@ -1,0 +1,193 @@
+"""Dataset files: ``.npz`` and ``.h5`` in the starlux layout.
+
+Layout (the same keys in both formats; HDF5 datasets are chunked by object rows):
+
+=================  ==========  =====================================================
+key                shape       meaning
+=================  ==========  =====================================================
+``flux``           (N, L)      spectrum (continuum-normalised, usually)
+``flux_err``       (N, L)      1-sigma flux errors
+``wavelength``     (L,)        optional, Angstrom
+``label``          (N, M)      optional labels, NaN where missing
+``label_err``      (N, M)      label errors (NaN / <=0 / >=9999 mean missing)
+``label_names``    (M,)        label column names
+``id``             (N,)        optional object ids
+``<out>``          (N, D)      any further output, e.g. ``galah`` ...
+``<out>_err``      (N, D)      ... its errors
+``<out>_names``    (D,)        ... its column names (a label-kind output), or
+``<out>_wavelength`` (D,)      ... its wavelengths (a spectrum-kind output)
+=================  ==========  =====================================================
+
+Any other array of length N (``label_true``, ``snr`` ...) is kept in
+``Dataset.extras``. Writes are atomic: a temporary file in the same folder is
+renamed over the target only once it is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..data import DataError, Dataset, Output
+
+__all__ = ["read_dataset", "write_dataset", "atomic_path", "FileFormatError"]
+
+_RESERVED = {"flux", "flux_err", "wavelength", "label", "label_err", "label_names", "id"}
+
+
+class FileFormatError(DataError):
+    """A file that cannot be read as what it claims to be (names the file)."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix,
+                               dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                return {k: f[k] for k in f.files}
+        if suffix in (".h5", ".hdf5"):
+            with h5py.File(path, "r") as f:
+                return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc})") from None
+    raise FileFormatError(f"{path}: unknown dataset format {suffix!r} (use .npz or .h5)")
+
+
+def _strings(a: np.ndarray) -> list[str]:
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.asarray(a).ravel()]
+
+
+def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays") -> Dataset:
+    """Interpret a mapping of arrays in the starlux layout as a :class:`Dataset`."""
+    arrays = dict(arrays)
+    outputs: dict[str, Output] = {}
+    try:
+        if "label" in arrays:
+            if "label_err" not in arrays:
+                raise DataError("has 'label' but no 'label_err'")
+            if "label_names" not in arrays:
+                raise DataError("has 'label' but no 'label_names'")
+            outputs["label"] = Output.create(
+                arrays["label"], arrays["label_err"], kind="label",
+                names=_strings(arrays["label_names"]), label="label")
+        if "flux" in arrays:
+            if "flux_err" not in arrays:
+                raise DataError("has 'flux' but no 'flux_err'")
+            outputs["flux"] = Output.create(
+                arrays["flux"], arrays["flux_err"], kind="spectrum",
+                wavelength=arrays.get("wavelength"), label="flux")
+        for key in sorted(arrays):
+            if key in _RESERVED or not f"{key}_err" in arrays:
+                continue
+            if f"{key}_names" in arrays:
+                outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="label",
+                                             names=_strings(arrays[f"{key}_names"]), label=key)
+            else:
+                outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="spectrum",
+                                             wavelength=arrays.get(f"{key}_wavelength"),
+                                             label=key)
+        if not outputs:
+            raise DataError("contains no output (expected 'flux'/'flux_err' and/or "
+                            "'label'/'label_err'/'label_names')")
+        used = set(_RESERVED)
+        for k in outputs:
+            used |= {k, f"{k}_err", f"{k}_names", f"{k}_wavelength"}
+        n = next(iter(outputs.values())).n
+        ids = arrays.get("id")
+        if ids is not None:
+            ids = np.asarray(ids)
+            if ids.dtype.kind == "S":
+                ids = ids.astype(str)
+        extras = {k: v for k, v in arrays.items()
+                  if k not in used and np.ndim(v) >= 1 and len(v) == n}
+        return Dataset(outputs=outputs, ids=ids, extras=extras)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
+
+
+def read_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a ``.npz`` or ``.h5`` dataset file (layout in this module's docstring)."""
+    path = Path(path)
+    return dataset_from_arrays(_load_arrays(path), source=str(path))
+
+
+def dataset_to_arrays(ds: Dataset) -> dict[str, np.ndarray]:
+    """The starlux-layout arrays for a dataset (inverse of :func:`dataset_from_arrays`)."""
+    out: dict[str, np.ndarray] = {}
+    for name, o in ds.outputs.items():
+        out[name] = o.values
+        out[f"{name}_err"] = o.errors
+        if o.kind == "label":
+            out["label_names" if name == "label" else f"{name}_names"] = np.array(o.names)
+        elif o.wavelength is not None:
+            out["wavelength" if name == "flux" else f"{name}_wavelength"] = o.wavelength
+    if ds.ids is not None:
+        out["id"] = np.asarray(ds.ids)
+    for k, v in ds.extras.items():
+        out.setdefault(k, np.asarray(v))
+    return out
+
+
+def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
+                 chunk_rows: int = 256) -> None:
+    """Atomically write arrays to ``.npz`` or ``.h5`` (chunked by rows, compressed)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".h5", ".hdf5"):
+        raise FileFormatError(f"{path}: unknown format {suffix!r} (use .npz or .h5)")
+    with atomic_path(path) as tmp:
+        if suffix == ".npz":
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **{k: _storable(v) for k, v in arrays.items()})
+        else:
+            with h5py.File(tmp, "w") as f:
+                for k, v in arrays.items():
+                    v = _storable(v)
+                    if v.dtype.kind == "U":
+                        f.create_dataset(k, data=v.astype(object),
+                                         dtype=h5py.string_dtype())
+                    elif v.ndim == 2 and v.shape[0] > 0:
+                        f.create_dataset(k, data=v, chunks=(min(chunk_rows, v.shape[0]),
+                                                            v.shape[1]))
+                    else:
+                        f.create_dataset(k, data=v)
+
+
+def _storable(v: object) -> np.ndarray:
+    a = np.asarray(v)
+    if a.dtype == object:
+        a = a.astype(str)
+    return a
+
+
+def write_dataset(path: str | os.PathLike, ds: Dataset) -> None:
+    """Atomically write a dataset to ``.npz`` or ``.h5``."""
+    write_arrays(path, dataset_to_arrays(ds))
