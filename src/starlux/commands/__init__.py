@@ -1,0 +1,1 @@
+"""Sub-commands of the ``starlux`` command line (each: add_arguments, run)."""

@@ -1,0 +1,382 @@
+"""Training (paper §4.1–4.2, appendix A) with exact batched solves.
+
+Agenda 1 (``n_iter`` rounds, no scatter, no penalty): for every output k solve its map
+at fixed latents (exact weighted least squares per output dimension), then solve all
+latents at fixed maps. Agenda 2: fit the extra scatter s per dimension by maximum
+likelihood at fixed maps and latents; re-solve the maps of outputs with scatter; re-solve
+the latents with scatter and the L2 penalty Omega (loss = chi^2/2 + Omega sum z^2).
+
+Every map and latent update is a min-norm (proximal) update from the current value, so
+latent dimensions that start at zero (eq. 9) are not killed by the exact solves.
+
+Around this core, :func:`train` splits the labelled training objects into K folds to
+(a) choose P and Omega when they are not given (scored on the first fold) and
+(b) learn the per-label model-error term that makes the reported uncertainties honest
+(every labelled object gets a prediction from a model that did not see it); it then
+refits on all objects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from .data import DataError, Dataset
+from .infer import (
+    Prepared,
+    effective_weights,
+    prepare_output,
+    prior_terms,
+    solve_latents,
+)
+from .model import Lux, LuxModel, OutputSpec, resolve_latents
+from .transforms import LinearTransform
+
+__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling"]
+
+LN_SCATTER_INIT = -8.0
+"""Initial ln s (paper Table 1)."""
+
+
+def label_scaling(values: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (median) and scale ((p97.5 - p2.5) / 4) per column over observed entries."""
+    d = values.shape[1]
+    center, scale = np.zeros(d), np.ones(d)
+    for j in range(d):
+        v = values[observed[:, j], j]
+        if v.size == 0:
+            continue
+        center[j] = np.median(v)
+        lo, hi = np.percentile(v, [2.5, 97.5])
+        s = (hi - lo) / 4.0
+        if not (np.isfinite(s) and s > 0):
+            s = np.std(v) if np.std(v) > 0 else 1.0
+        scale[j] = s
+    return center, scale
+
+
+def make_specs(dataset: Dataset, config: Lux) -> dict[str, OutputSpec]:
+    """Output specifications (scalings, transforms, scatter flags) from training data."""
+    scatter = config.scatter
+    if scatter is None:
+        scatter = tuple(k for k, o in dataset.outputs.items() if o.kind == "spectrum")
+    unknown = [k for k in scatter if k not in dataset]
+    if unknown:
+        raise DataError(f"scatter requested for unknown output(s) {unknown}")
+    specs = {}
+    for k, o in dataset.outputs.items():
+        observed = ~o.missing
+        empty_cols = np.flatnonzero(~observed.any(axis=0))
+        if o.kind == "label":
+            if empty_cols.size:
+                raise DataError(f"{k}: label column(s) {[o.names[i] for i in empty_cols]} "
+                                "have no observed value in the training set")
+            center, scale = label_scaling(o.values, observed)
+        else:
+            center, scale = np.zeros(o.dim), np.ones(o.dim)
+        specs[k] = OutputSpec(name=k, kind=o.kind, names=o.names, wavelength=o.wavelength,
+                              center=center, scale=scale, transform=LinearTransform(),
+                              has_scatter=k in scatter)
+    return specs
+
+
+@dataclass
+class FitResult:
+    params: dict[str, dict[str, jax.Array]]
+    z: jax.Array
+    ln_scatter: dict[str, jax.Array]
+    history: list[tuple[str, float]] = field(default_factory=list)
+
+
+@partial(jax.jit, static_argnames=("transform",))
+def _chi2_term(transform, params, z, y, w) -> jax.Array:
+    r = y - transform.apply(params, z)
+    return jnp.sum(w * r * r)
+
+
+def _chi2(specs, params, data, z) -> float:
+    return float(sum(_chi2_term(specs[k].transform, params[k], z, y, w)
+                     for k, (y, w) in data.items()))
+
+
+def _scatter_objective_grad(u: jax.Array, r2: jax.Array, var: jax.Array,
+                            obs: jax.Array) -> jax.Array:
+    # d/dv of -0.5 sum [r^2/(var+v) + ln(var+v)] with v = exp(u), times v
+    v = jnp.exp(u)
+    t = var + v[None, :]
+    return jnp.sum(jnp.where(obs, r2 / t**2 - 1.0 / t, 0.0), axis=0) * v
+
+
+@partial(jax.jit, static_argnames=("n_bisect",))
+def fit_scatter(resid: jax.Array, ivar: jax.Array, n_bisect: int = 32) -> jax.Array:
+    """Maximum-likelihood extra scatter per column.
+
+    Maximises ``sum_n -0.5 [r^2 / (sigma^2 + s^2) + ln(sigma^2 + s^2)]`` over ``s`` for
+    each column independently (observed entries only), by bisection on ln s^2.
+
+    Args:
+        resid: (N, D) residuals data - model (model units).
+        ivar: (N, D) inverse variances 1/sigma^2 (0 = missing).
+
+    Returns:
+        (D,) ln s, floored at the initial value -8 (s ~ 3e-4).
+    """
+    obs = ivar > 0
+    var = jnp.where(obs, 1.0 / jnp.where(obs, ivar, 1.0), 1.0)
+    r2 = jnp.where(obs, resid**2, 0.0)
+    lo = jnp.full(resid.shape[1], 2.0 * LN_SCATTER_INIT)
+    nobs = jnp.maximum(jnp.sum(obs, axis=0), 1)
+    hi = jnp.log(jnp.maximum(jnp.sum(r2, axis=0) / nobs, jnp.exp(lo)) * 4.0 + 1e-12)
+    g_lo = _scatter_objective_grad(lo, r2, var, obs)
+
+    def body(_, bounds):
+        lo, hi = bounds
+        mid = 0.5 * (lo + hi)
+        up = _scatter_objective_grad(mid, r2, var, obs) > 0
+        return jnp.where(up, mid, lo), jnp.where(up, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, n_bisect, body, (lo, hi))
+    u = jnp.where(g_lo <= 0, 2.0 * LN_SCATTER_INIT, 0.5 * (lo + hi))
+    return 0.5 * u
+
+
+def initial_latents(prepared: dict[str, Prepared], specs: dict[str, OutputSpec],
+                    n_latents: int) -> jax.Array:
+    """Paper eq. 9: z_n = [1, rescaled labels (0 = median where missing), 0, ..., 0]."""
+    n = next(iter(prepared.values())).y.shape[0]
+    cols = [jnp.ones((n, 1))]
+    for k, s in specs.items():
+        if s.kind == "label" and k in prepared:
+            cols.append(jnp.where(prepared[k].ivar > 0, prepared[k].y, 0.0))
+    z = jnp.concatenate(cols, axis=1)
+    if z.shape[1] > n_latents:
+        raise ValueError(f"P={n_latents} < M+1={z.shape[1]}: the eq. 9 initialisation "
+                         "needs at least one latent per label plus one")
+    return jnp.concatenate([z, jnp.zeros((n, n_latents - z.shape[1]))], axis=1)
+
+
+def fit_core(
+    prepared: dict[str, Prepared],
+    specs: dict[str, OutputSpec],
+    n_latents: int,
+    reg: float,
+    config: Lux,
+    key: jax.Array,
+    desc: str = "train",
+) -> FitResult:
+    """Agendas 1 and 2 on prepared arrays (model units). Returns maps, latents, scatter."""
+    names = list(prepared)
+    keys = jax.random.split(key, len(names))
+    params = {k: specs[k].transform.init(kk, n_latents, specs[k].dim)
+              for k, kk in zip(names, keys, strict=True)}
+    z = initial_latents(prepared, specs, n_latents)
+    history: list[tuple[str, float]] = []
+    p = n_latents
+    zero_prior = (jnp.zeros((p, p)), jnp.zeros(p))
+    raw = {k: (prepared[k].y, prepared[k].ivar) for k in names}
+    scatter_outputs = [k for k in names if specs[k].has_scatter]
+    n_steps = (config.n_iter * (len(names) + 1) + len(scatter_outputs) * 2 + 1
+               + (len(names) if config.refit_maps else 0))
+    bar = tqdm(total=n_steps, desc=desc, disable=not config.progress, leave=False)
+
+    def record(step: str, data) -> None:
+        chi2 = _chi2(specs, params, data, z)
+        history.append((step, chi2))
+        bar.set_postfix_str(f"{step} chi2={chi2:.4g}")
+        bar.update(1)
+
+    for it in range(config.n_iter):
+        for k in names:
+            y, w = raw[k]
+            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox)
+            record(f"agenda1[{it}] {k}|z", raw)
+        z, _ = solve_latents(specs, params, raw, *zero_prior, z0=z, prox=config.prox,
+                             chunk_size=config.chunk_size)
+        record(f"agenda1[{it}] z|maps", raw)
+
+    ln_s = {}
+    data = dict(raw)
+    for k in scatter_outputs:
+        y, w = raw[k]
+        ln_s[k] = fit_scatter(y - specs[k].transform.apply(params[k], z), w)
+        data[k] = (y, effective_weights(w, ln_s[k]))
+        record(f"agenda2 s[{k}]", data)
+    for k in scatter_outputs:
+        y, w = data[k]
+        params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox)
+        record(f"agenda2 {k}|z,s", data)
+    z, _ = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
+                         prox=config.prox, chunk_size=config.chunk_size)
+    record("agenda2 z|maps,s,reg", data)
+    if config.refit_maps:
+        for k in names:
+            y, w = data[k]
+            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox)
+            record(f"agenda2 {k}|z (final)", data)
+    bar.close()
+    return FitResult(params=params, z=z, ln_scatter=ln_s, history=history)
+
+
+def _folds(dataset: Dataset, specs: dict[str, OutputSpec], k: int,
+           rng: np.random.Generator) -> list[np.ndarray]:
+    """Split the objects that have any observed label into ``k`` random folds."""
+    has_label = np.zeros(dataset.n, bool)
+    for name, s in specs.items():
+        if s.kind == "label":
+            has_label |= (~dataset[name].missing).any(axis=1)
+    cand = rng.permutation(np.flatnonzero(has_label))
+    return [np.sort(f) for f in np.array_split(cand, k)]
+
+
+def _model_from_fit(config: Lux, specs, res: FitResult, ids=None) -> LuxModel:
+    from . import __version__
+
+    z = np.asarray(res.z)
+    mean = z.mean(axis=0)
+    cov = np.cov(z, rowvar=False) if z.shape[0] > 1 else np.eye(z.shape[1])
+    cov = np.atleast_2d(cov) + 1e-8 * np.eye(z.shape[1]) * max(np.trace(np.atleast_2d(cov)), 1e-8)
+    return LuxModel(
+        config=config,
+        specs=specs,
+        params={k: {a: np.asarray(v) for a, v in p.items()} for k, p in res.params.items()},
+        ln_scatter={k: np.asarray(v) for k, v in res.ln_scatter.items()},
+        z_train=z,
+        prior_mean=mean,
+        prior_cov=cov,
+        history=list(res.history),
+        train_ids=ids,
+        version=__version__,
+    )
+
+
+def calibrate_model_error(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndarray,
+                          obs_err: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-column extra error sigma_m >= 0 such that held-out residuals are calibrated.
+
+    Solves ``mean_n[(pred - obs)^2 / (var_pred + err_obs^2 + sigma_m^2)] = 1`` over
+    observed entries (``mask``), by bisection; 0 where already over-dispersed.
+    All arrays (N, D) in natural units; returns (D,).
+    """
+    d = pred_values.shape[1]
+    out = np.zeros(d)
+    for j in range(d):
+        m = mask[:, j]
+        if m.sum() < 5:
+            continue
+        r2 = (pred_values[m, j] - obs[m, j]) ** 2
+        v0 = pred_var[m, j] + obs_err[m, j] ** 2
+
+        def excess(s2: float, r2=r2, v0=v0) -> float:
+            return float(np.mean(r2 / (v0 + s2))) - 1.0
+
+        if excess(0.0) <= 0:
+            continue
+        lo, hi = 0.0, max(float(np.mean(r2)), 1e-30)
+        while excess(hi) > 0:
+            hi *= 4.0
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+        out[j] = math.sqrt(0.5 * (lo + hi))
+    return out
+
+
+def _score(pred, dataset: Dataset, specs) -> float:
+    """Mean held-out squared error over label columns, in rescaled units."""
+    errs = []
+    for k, s in specs.items():
+        if s.kind != "label" or k not in pred.outputs:
+            continue
+        o = dataset[k].select(s.names)
+        r = (pred[k].values - o.values) / s.scale
+        for j in range(o.dim):
+            m = ~o.missing[:, j]
+            if m.any():
+                errs.append(float(np.mean(r[m, j] ** 2)))
+    return float(np.mean(errs)) if errs else math.inf
+
+
+def _candidates(config: Lux, n_labels: int, n_dims: int, n_fit: int) -> list[tuple[int, float]]:
+    if config.latents is not None:
+        lat = [resolve_latents(config.latents, n_labels)]
+    else:
+        lat = []
+        cap = max(n_labels + 1, min(n_dims, n_fit // 2))
+        for g in config.latent_grid:
+            if g.endswith("x+1"):
+                p = int(round(float(g[:-3]) * n_labels)) + 1
+            else:
+                p = resolve_latents(g, n_labels) if g.rstrip("xX") != g else int(g)
+            p = min(max(p, n_labels + 1), cap)
+            if p not in lat:
+                lat.append(p)
+    regs = [float(config.reg)] if config.reg is not None else list(config.reg_grid)
+    return [(p, r) for p in lat for r in regs]
+
+
+def train(config: Lux, dataset: Dataset) -> LuxModel:
+    """Train a Lux model; see the module docstring for the procedure."""
+    if dataset.n < 2:
+        raise DataError(f"need at least 2 training objects, got {dataset.n}")
+    specs = make_specs(dataset, config)
+    n_labels = sum(s.dim for s in specs.values() if s.kind == "label")
+    n_dims = sum(s.dim for s in specs.values())
+    spectral = [k for k, s in specs.items() if s.kind == "spectrum"]
+    labels = [k for k, s in specs.items() if s.kind == "label"]
+    rng = np.random.default_rng(config.seed)
+    key = jax.random.PRNGKey(config.seed)
+    auto = config.latents is None or config.reg is None
+    wants_folds = (config.calibrate or auto) and spectral and labels
+    selection: list[dict[str, Any]] = []
+    model_error: dict[str, np.ndarray] = {}
+    k = config.folds
+    folds = _folds(dataset, specs, k, rng) if wants_folds and k >= 2 else []
+    if folds and min(len(f) for f in folds) >= 5:
+        def fold_predict(i: int, p: int, reg: float):
+            hold = folds[i]
+            fit_ds = dataset.take(np.setdiff1d(np.arange(dataset.n), hold))
+            hold_ds = dataset.take(hold)
+            prep_fit = {n: prepare_output(fit_ds[n], specs[n]) for n in specs}
+            cfg = replace(config, latents=p, reg=reg)
+            res = fit_core(prep_fit, specs, p, reg, cfg, key,
+                           desc=f"fold {i + 1}/{k} P={p} reg={reg:g}")
+            sub = _model_from_fit(cfg, specs, res)
+            return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
+
+        cands = _candidates(config, n_labels, n_dims, dataset.n - len(folds[0]))
+        first = {}
+        for p, reg in cands:
+            hold_ds, pred = fold_predict(0, p, reg)
+            score = _score(pred, hold_ds, specs)
+            selection.append({"latents": p, "reg": reg, "holdout_mse": score})
+            first[(p, reg)] = (hold_ds, pred)
+        p_best, reg_best = min(first, key=lambda c: next(
+            r["holdout_mse"] for r in selection if (r["latents"], r["reg"]) == c))
+        if config.calibrate:
+            per_fold = [first[(p_best, reg_best)]]
+            per_fold += [fold_predict(i, p_best, reg_best) for i in range(1, k)]
+            for name in labels:
+                cols = []
+                for hold_ds, pred in per_fold:
+                    o = hold_ds[name].select(specs[name].names)
+                    cols.append((pred[name].values, pred[name].fisher_errors**2, o.values,
+                                 np.where(o.missing, 0.0, o.errors), ~o.missing))
+                model_error[name] = calibrate_model_error(
+                    *(np.concatenate([c[j] for c in cols]) for j in range(5)))
+    else:
+        cands = _candidates(config, n_labels, n_dims, dataset.n)
+        p_best, reg_best = cands[0]
+    final_cfg = replace(config, latents=p_best, reg=reg_best)
+    prep = {k: prepare_output(dataset[k], specs[k]) for k in specs}
+    res = fit_core(prep, specs, p_best, reg_best, final_cfg, key, desc=f"train P={p_best}")
+    model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
+    model.model_error = model_error
+    model.selection = selection
+    return model

@@ -1,0 +1,166 @@
+"""Model files: versioned, self-describing HDF5 (``.h5``), written atomically.
+
+Layout::
+
+    /                       attrs: format="starlux-model", format_version, starlux_version,
+                                   config (JSON), created (ISO time)
+    /outputs/<name>/        attrs: kind, transform (name), transform_config (JSON),
+                                   has_scatter; datasets: names, center, scale,
+                                   [wavelength], [ln_scatter], [model_error],
+                                   params/<param> (e.g. W (D, P))
+    /latents/z_train        (N_train, P)
+    /latents/prior_mean     (P,)
+    /latents/prior_cov      (P, P)
+    /training/history       structured (step, chi2)
+    /training/selection     JSON attr
+    /training/ids           optional
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..model import Lux, LuxModel, OutputSpec
+from ..transforms import TRANSFORMS
+from .datasets import FileFormatError, atomic_path
+
+__all__ = ["save_model", "load_model", "FORMAT_VERSION"]
+
+FORMAT_NAME = "starlux-model"
+FORMAT_VERSION = 1
+
+
+def _config_json(config: Lux) -> str:
+    d = dataclasses.asdict(config)
+    return json.dumps(d)
+
+
+def save_model(path: str | os.PathLike, model: LuxModel) -> None:
+    """Write ``model`` to ``path`` (HDF5) atomically."""
+    from .. import __version__
+
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["starlux_version"] = __version__
+        f.attrs["config"] = _config_json(model.config)
+        f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat()
+        f.attrs["n_latents"] = model.n_latents
+        f.attrs["reg"] = model.reg
+        g_out = f.create_group("outputs")
+        g_out.attrs["order"] = json.dumps(list(model.specs))
+        for name, spec in model.specs.items():
+            g = g_out.create_group(name)
+            g.attrs["kind"] = spec.kind
+            g.attrs["transform"] = spec.transform.name
+            g.attrs["transform_config"] = json.dumps(spec.transform.config())
+            g.attrs["has_scatter"] = bool(spec.has_scatter)
+            g.create_dataset("names", data=np.array(spec.names, dtype=object),
+                             dtype=h5py.string_dtype())
+            g.create_dataset("center", data=spec.center)
+            g.create_dataset("scale", data=spec.scale)
+            if spec.wavelength is not None:
+                g.create_dataset("wavelength", data=spec.wavelength)
+            if name in model.ln_scatter:
+                g.create_dataset("ln_scatter", data=np.asarray(model.ln_scatter[name]))
+            if name in model.model_error:
+                g.create_dataset("model_error", data=np.asarray(model.model_error[name]))
+            gp = g.create_group("params")
+            for k, v in model.params[name].items():
+                gp.create_dataset(k, data=np.asarray(v))
+        g_lat = f.create_group("latents")
+        g_lat.create_dataset("z_train", data=model.z_train)
+        g_lat.create_dataset("prior_mean", data=model.prior_mean)
+        g_lat.create_dataset("prior_cov", data=model.prior_cov)
+        g_tr = f.create_group("training")
+        g_tr.attrs["history"] = json.dumps([[s, float(c)] for s, c in model.history])
+        g_tr.attrs["selection"] = json.dumps(model.selection)
+        if model.train_ids is not None:
+            ids = np.asarray(model.train_ids)
+            if ids.dtype.kind in "US":
+                g_tr.create_dataset("ids", data=ids.astype(object), dtype=h5py.string_dtype())
+            else:
+                g_tr.create_dataset("ids", data=ids)
+
+
+def _str(x: object) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def load_model(path: str | os.PathLike) -> LuxModel:
+    """Read a model file; raises :class:`FileFormatError` naming the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such model file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FileFormatError(f"{path}: not a readable HDF5 model file ({exc})") from None
+    with f:
+        if _str(f.attrs.get("format", "")) != FORMAT_NAME:
+            raise FileFormatError(f"{path}: not a starlux model file (no format={FORMAT_NAME!r})")
+        version = int(f.attrs.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            raise FileFormatError(
+                f"{path}: model format version {version} is not supported by this starlux "
+                f"(reads version {FORMAT_VERSION})")
+        try:
+            cfg = json.loads(_str(f.attrs["config"]))
+            for key in ("scatter", "latent_grid", "reg_grid"):
+                if cfg.get(key) is not None:
+                    cfg[key] = tuple(cfg[key])
+            known = {fld.name for fld in dataclasses.fields(Lux)}
+            config = Lux(**{k: v for k, v in cfg.items() if k in known})
+            order = json.loads(_str(f["outputs"].attrs["order"]))
+            specs, params, ln_s, model_err = {}, {}, {}, {}
+            for name in order:
+                g = f["outputs"][name]
+                tname = _str(g.attrs["transform"])
+                if tname not in TRANSFORMS:
+                    raise FileFormatError(f"{path}: output {name!r} uses unknown transform "
+                                          f"{tname!r}")
+                tr = TRANSFORMS[tname](**json.loads(_str(g.attrs["transform_config"])))
+                specs[name] = OutputSpec(
+                    name=name, kind=_str(g.attrs["kind"]),
+                    names=tuple(_str(s) for s in g["names"][()]),
+                    wavelength=g["wavelength"][()] if "wavelength" in g else None,
+                    center=g["center"][()], scale=g["scale"][()], transform=tr,
+                    has_scatter=bool(g.attrs["has_scatter"]))
+                params[name] = {k: g["params"][k][()] for k in g["params"]}
+                if "ln_scatter" in g:
+                    ln_s[name] = g["ln_scatter"][()]
+                if "model_error" in g:
+                    model_err[name] = g["model_error"][()]
+            lat = f["latents"]
+            tr_g = f["training"]
+            ids = None
+            if "ids" in tr_g:
+                ids = tr_g["ids"][()]
+                if ids.dtype == object:
+                    ids = np.array([_str(x) for x in ids])
+            model = LuxModel(
+                config=config, specs=specs, params=params, ln_scatter=ln_s,
+                z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
+                prior_cov=lat["prior_cov"][()], model_error=model_err,
+                history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
+                selection=json.loads(_str(tr_g.attrs["selection"])),
+                train_ids=ids, version=_str(f.attrs.get("starlux_version", "")))
+        except FileFormatError:
+            raise
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise FileFormatError(f"{path}: corrupt or incomplete model file ({exc!r})") from None
+    p = model.n_latents
+    for name, pr in model.params.items():
+        for k, v in pr.items():
+            if v.ndim == 2 and v.shape != (specs[name].dim, p):
+                raise FileFormatError(f"{path}: output {name!r} parameter {k!r} has shape "
+                                      f"{v.shape}, expected {(specs[name].dim, p)}")
+    return model

@@ -1,0 +1,109 @@
+"""Batched exact linear algebra for weighted least squares.
+
+Everything Lux needs reduces to many small (P x P) normal-equation systems:
+
+* one per output dimension (a label, a pixel) when solving a linear map at fixed latents:
+  ``G_d = sum_n w_nd z_n z_n^T``;
+* one per object when solving latents at fixed maps:
+  ``H_n = sum_d w_nd b_d b_d^T``.
+
+Both are computed as a single matrix product against the packed upper triangle of the
+outer products (``P (P + 1) / 2`` columns instead of ``P^2``), streamed over chunks so
+memory stays bounded, then solved by Cholesky factorisation.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "gram_packed_per_column",
+    "packed_outer",
+    "unpack_symmetric",
+    "gram_per_column",
+    "gram_per_row",
+    "cho_solve_batched",
+    "inv_spd_batched",
+]
+
+
+def _triu(p: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(p)
+
+
+def packed_outer(x: jax.Array) -> jax.Array:
+    """(K, P) -> (K, P(P+1)/2): the upper triangle of each row's outer product."""
+    i, j = _triu(x.shape[-1])
+    return x[..., i] * x[..., j]
+
+
+def unpack_symmetric(packed: jax.Array, p: int) -> jax.Array:
+    """(..., P(P+1)/2) -> (..., P, P) symmetric matrices."""
+    i, j = _triu(p)
+    out = jnp.zeros(packed.shape[:-1] + (p, p), dtype=packed.dtype)
+    out = out.at[..., i, j].set(packed)
+    return out.at[..., j, i].set(packed)
+
+
+@jax.jit
+def gram_packed_per_column(w: jax.Array, x: jax.Array) -> jax.Array:
+    """(N, D) weights, (N, P) rows -> (D, P(P+1)/2) packed ``sum_n w[n, d] x_n x_n^T``."""
+    return jax.lax.dot_general(w, packed_outer(x), (((0,), (0,)), ((), ())))
+
+
+def gram_per_column(w: jax.Array, x: jax.Array, chunk: int = 2048) -> jax.Array:
+    """Per-column Gram matrices ``G_d = sum_n w[n, d] x_n x_n^T``.
+
+    Args:
+        w: (N, D) non-negative weights (0 for missing entries).
+        x: (N, P) design rows (the latents).
+        chunk: rows of ``w`` processed at a time (bounds memory to chunk x D).
+
+    Returns:
+        (D, P, P) symmetric matrices.
+    """
+    n, p = x.shape
+    acc = None
+    for a in range(0, n, chunk):
+        part = gram_packed_per_column(w[a:a + chunk], x[a:a + chunk])
+        acc = part if acc is None else acc + part
+    return unpack_symmetric(acc, p)
+
+
+def gram_per_row(w: jax.Array, b: jax.Array, packed_b: jax.Array | None = None) -> jax.Array:
+    """Per-row Gram matrices ``H_n = sum_d w[n, d] b_d b_d^T``.
+
+    Args:
+        w: (N, D) non-negative weights.
+        b: (D, P) rows of a linear map.
+        packed_b: optional precomputed ``packed_outer(b)`` (D, P(P+1)/2).
+
+    Returns:
+        (N, P, P) symmetric matrices.
+    """
+    if packed_b is None:
+        packed_b = packed_outer(b)
+    return unpack_symmetric(w @ packed_b, b.shape[1])
+
+
+@jax.jit
+def cho_solve_batched(g: jax.Array, rhs: jax.Array) -> jax.Array:
+    """Solve ``g[k] x[k] = rhs[k]`` for symmetric positive-definite ``g`` (K, P, P).
+
+    ``rhs`` is (K, P). Uses a Cholesky factorisation per system.
+    """
+    c = jnp.linalg.cholesky(g)
+    y = jax.scipy.linalg.solve_triangular(c, rhs[..., None], lower=True)
+    x = jax.scipy.linalg.solve_triangular(jnp.swapaxes(c, -1, -2), y, lower=False)
+    return x[..., 0]
+
+
+@jax.jit
+def inv_spd_batched(g: jax.Array) -> jax.Array:
+    """Inverse of symmetric positive-definite matrices (K, P, P) via Cholesky."""
+    c = jnp.linalg.cholesky(g)
+    eye = jnp.broadcast_to(jnp.eye(g.shape[-1], dtype=g.dtype), g.shape)
+    ci = jax.scipy.linalg.solve_triangular(c, eye, lower=True)
+    return jnp.swapaxes(ci, -1, -2) @ ci

@@ -1,0 +1,211 @@
+"""The Lux model: configuration (:class:`Lux`) and a trained model (:class:`LuxModel`).
+
+Each object n has latents z_n (P,). Every output k is generated as
+``y_nk = T_k(z_n) + noise`` with Gaussian noise of the catalogue errors, plus a fitted
+per-dimension scatter ``s_k`` in quadrature where enabled (spectra by default). Label
+outputs are rescaled (centre = median, scale = (p97.5 - p2.5) / 4; paper §4.1) with
+the training set's statistics, which are stored with the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .data import DataError, Dataset, Output
+from .transforms import LinearTransform, Transform
+
+if TYPE_CHECKING:
+    from .infer import Prediction
+
+__all__ = ["Lux", "LuxModel", "OutputSpec", "resolve_latents"]
+
+Prior = Literal["empirical", "l2", "none"]
+
+
+def resolve_latents(latents: int | str, n_labels: int) -> int:
+    """Latent size from an integer or a multiple of the label count (``"4x"``)."""
+    if isinstance(latents, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX]\s*", latents)
+        if m:
+            p = int(round(float(m.group(1)) * n_labels))
+        elif latents.strip().isdigit():
+            p = int(latents)
+        else:
+            raise ValueError(f"latents must be an integer or a multiple like '4x', got {latents!r}")
+    else:
+        p = int(latents)
+    if p < n_labels + 1:
+        raise ValueError(
+            f"latent size P={p} is too small: the initialisation of z (paper eq. 9) needs "
+            f"P >= M + 1 = {n_labels + 1} for M={n_labels} labels"
+        )
+    return p
+
+
+@dataclass(frozen=True)
+class Lux:
+    """Configuration of a Lux model; :meth:`fit` trains it on a :class:`Dataset`.
+
+    Args:
+        latents: latent size P: an int, a multiple of the label count (``"4x"``), or
+            ``None`` to choose P (and ``reg``) on an internal held-out split of the
+            training data.
+        reg: L2 penalty Omega on the latents (loss = chi^2/2 + Omega * sum z^2), or
+            ``None`` to choose it from ``reg_grid`` with ``latents``. Because the maps
+            are re-solved after the penalised latent step (``refit_maps``), Omega acts
+            as a ridge on the bilinear model; 10 was best on the emulator benchmark.
+        n_iter: agenda-1 iterations (exact A|z, B|z, z|A,B solves).
+        seed: random seed for the U(0, 1) initial maps and the held-out split.
+        scatter: names of outputs given a fitted extra scatter; ``None`` means every
+            spectrum-kind output.
+        refit_maps: after the penalised latent step, re-solve every map once more
+            (otherwise Omega only shrinks the training latents, not the maps).
+        prox: relative weight of the proximal term that keeps unconstrained
+            directions of the maps at their previous values (min-norm updates).
+        calibrate: learn the per-label model-error term from K-fold held-out
+            predictions of the training objects.
+        folds: K for the calibration folds (the first fold also scores the automatic
+            choice of P / Omega).
+        prior: prior on latents at inference: ``"empirical"`` (Gaussian fitted to
+            the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
+        latent_grid / reg_grid: candidates when choosing automatically.
+        chunk_size: objects per block in the batched solves (bounds memory).
+    """
+
+    latents: int | str | None = None
+    reg: float | None = 10.0
+    n_iter: int = 5
+    seed: int = 0
+    scatter: tuple[str, ...] | None = None
+    prox: float = 1e-6
+    refit_maps: bool = True
+    calibrate: bool = True
+    folds: int = 3
+    prior: Prior = "empirical"
+    latent_grid: tuple[str, ...] = ("1x+1", "2x", "4x", "8x")
+    reg_grid: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
+    chunk_size: int = 1024
+    progress: bool = True
+
+    def fit(self, dataset: Dataset) -> LuxModel:
+        """Train on ``dataset`` (see :func:`starlux.fit.train`)."""
+        from .fit import train
+
+        return train(self, dataset)
+
+    def replace(self, **kw: Any) -> Lux:
+        return replace(self, **kw)
+
+
+@dataclass
+class OutputSpec:
+    """What a trained model knows about one output block."""
+
+    name: str
+    kind: str
+    names: tuple[str, ...]
+    wavelength: np.ndarray | None
+    center: np.ndarray  # (D,) subtracted before fitting (0 for spectra)
+    scale: np.ndarray  # (D,) divided after centring (1 for spectra)
+    transform: Transform = field(default_factory=LinearTransform)
+    has_scatter: bool = False
+
+    @property
+    def dim(self) -> int:
+        return len(self.center)
+
+
+@dataclass
+class LuxModel:
+    """A trained Lux model.
+
+    Attributes:
+        config: the :class:`Lux` configuration it was trained with (after any
+            automatic choice, ``latents`` is the integer P and ``reg`` a float).
+        specs: per output, names / wavelengths / scalings / transform.
+        params: per output, the transform parameters (``{"W": (D, P)}`` if linear).
+        ln_scatter: per output with scatter, ln s (D,) in the output's units.
+        z_train: (N_train, P) latents of the training objects.
+        prior_mean, prior_cov: (P,), (P, P) Gaussian fitted to the training latents.
+        model_error: per label output, (D,) extra error in natural units learned on
+            held-out objects and added in quadrature to the Fisher errors.
+        history: training chi^2 after each step, as (step name, total chi^2).
+        selection: table of the automatic P / Omega choice, if one was made.
+    """
+
+    config: Lux
+    specs: dict[str, OutputSpec]
+    params: dict[str, dict[str, np.ndarray]]
+    ln_scatter: dict[str, np.ndarray]
+    z_train: np.ndarray
+    prior_mean: np.ndarray
+    prior_cov: np.ndarray
+    model_error: dict[str, np.ndarray] = field(default_factory=dict)
+    history: list[tuple[str, float]] = field(default_factory=list)
+    selection: list[dict[str, Any]] = field(default_factory=list)
+    train_ids: np.ndarray | None = None
+    version: str = ""
+
+    @property
+    def n_latents(self) -> int:
+        return int(self.z_train.shape[1])
+
+    @property
+    def reg(self) -> float:
+        return float(self.config.reg or 0.0)
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self.specs)
+
+    @property
+    def label_outputs(self) -> list[str]:
+        return [k for k, s in self.specs.items() if s.kind == "label"]
+
+    @property
+    def spectral_outputs(self) -> list[str]:
+        return [k for k, s in self.specs.items() if s.kind == "spectrum"]
+
+    def predict(self, dataset: Dataset, inputs: Sequence[str] | None = None,
+                outputs: Sequence[str] | None = None, **kw: Any) -> Prediction:
+        """Infer latents from ``inputs`` and predict ``outputs``; see :func:`starlux.infer.predict`."""
+        from .infer import predict
+
+        return predict(self, dataset, inputs=inputs, outputs=outputs, **kw)
+
+    def save(self, path: str) -> None:
+        """Write a versioned HDF5 model file atomically."""
+        from .io.models import save_model
+
+        save_model(path, self)
+
+    @classmethod
+    def load(cls, path: str) -> LuxModel:
+        from .io.models import load_model
+
+        return load_model(path)
+
+    def check_compatible(self, dataset: Dataset, names: Sequence[str]) -> None:
+        """Raise a :class:`DataError` if ``dataset``'s outputs ``names`` don't match."""
+        for k in names:
+            if k not in self.specs:
+                raise DataError(f"model has no output {k!r}; it has {list(self.specs)}")
+            o: Output = dataset[k]
+            spec = self.specs[k]
+            if spec.kind == "label":
+                if tuple(o.names) != spec.names:
+                    missing = [s for s in spec.names if s not in o.names]
+                    if missing:
+                        raise DataError(f"{k}: dataset lacks label column(s) {missing}")
+            elif o.dim != spec.dim:
+                raise DataError(
+                    f"{k}: dataset has {o.dim} pixels but the model was trained on {spec.dim}"
+                )
+            elif (o.wavelength is not None and spec.wavelength is not None
+                  and not np.allclose(o.wavelength, spec.wavelength, rtol=1e-7)):
+                raise DataError(f"{k}: wavelength grid differs from the model's")

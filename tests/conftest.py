@@ -1,0 +1,43 @@
+"""Shared fixtures: small simulated bilinear data sets with known truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from starlux import Dataset
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def make_bilinear(n: int = 300, m: int = 3, p: int = 5, d: int = 40, noise: float = 0.0,
+                  label_noise: float = 0.0, seed: int = 0, missing: float = 0.0,
+                  ) -> tuple[Dataset, dict]:
+    """Labels = A z, flux = B z (+ Gaussian noise), z = [1, x], x ~ N(0, 1).
+
+    Returns the dataset and the truth (labels, flux, z, A, B).
+    """
+    rng = np.random.default_rng(seed)
+    z = np.concatenate([np.ones((n, 1)), rng.normal(size=(n, p - 1))], axis=1)
+    a = rng.normal(size=(m, p)) * np.array([100.0, 1.0, 0.3])[:m, None]
+    a[:, 0] += np.array([4500.0, 2.5, -0.2])[:m]
+    b = 0.02 * rng.normal(size=(d, p))
+    b[:, 0] = 1.0
+    labels, flux = z @ a.T, z @ b.T
+    ferr = np.full((n, d), max(noise, 1e-5))
+    lerr = np.abs(a[:, 1:]).sum(1) * max(label_noise, 1e-5) * np.ones((n, m))
+    obs_flux = flux + rng.normal(size=flux.shape) * ferr * (noise > 0)
+    obs_lab = labels + rng.normal(size=labels.shape) * lerr * (label_noise > 0)
+    if missing:
+        obs_lab[rng.random(obs_lab.shape) < missing] = np.nan
+    ds = Dataset.from_arrays(flux=obs_flux, flux_err=ferr, label=obs_lab, label_err=lerr,
+                             label_names=["TEFF", "LOGG", "FE_H"][:m],
+                             ids=np.arange(n))
+    return ds, {"labels": labels, "flux": flux, "z": z, "A": a, "B": b, "lerr": lerr}
+
+
+@pytest.fixture
+def bilinear():
+    return make_bilinear

@@ -1,0 +1,162 @@
+"""Training: exact recovery, missing labels, masked pixels, live latents, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from starlux import Dataset
+from starlux.fit import calibrate_model_error, fit_scatter, label_scaling
+from starlux.model import Lux
+
+from .conftest import make_bilinear
+
+FAST = dict(progress=False, calibrate=False)
+
+
+def _split(ds: Dataset, n_train: int):
+    idx = np.arange(ds.n)
+    return ds.take(idx[:n_train]), ds.take(idx[n_train:])
+
+
+def test_exact_recovery_noiseless_bilinear():
+    ds, truth = make_bilinear(n=400, p=5, d=40)
+    train, test = _split(ds, 300)
+    model = Lux(latents=5, reg=0.0, **FAST).fit(train)
+    pred = model.predict(test.with_outputs(["flux"]))
+    np.testing.assert_allclose(pred["label"].values, truth["labels"][300:], rtol=0,
+                               atol=1e-3 * np.abs(truth["labels"]).std(0).max())
+    # training chi^2 decreases through agenda 1 and ends tiny (noise-free data)
+    chi = [c for s, c in model.history if s.startswith("agenda1")]
+    assert chi[-1] < chi[0]
+    assert model.history[-1][1] / (300 * 43) < 1e-2
+
+
+def test_label_only_inference_reproduces_spectra():
+    ds, truth = make_bilinear(n=400, p=4, d=40)
+    train, test = _split(ds, 300)
+    model = Lux(latents=4, reg=0.0, **FAST).fit(train)
+    pred = model.predict(test.with_outputs(["label"]), inputs=["label"], outputs=["flux"])
+    np.testing.assert_allclose(pred["flux"].values, truth["flux"][300:], atol=2e-4)
+
+
+@pytest.mark.parametrize("missing", [0.05, 0.3])
+def test_unbiased_with_missing_labels(missing):
+    ds, truth = make_bilinear(n=900, p=4, d=60, noise=0.002, label_noise=0.02,
+                              missing=missing, seed=1)
+    train, test = _split(ds, 700)
+    assert np.isnan(train["label"].values).mean() == pytest.approx(missing, abs=0.03)
+    model = Lux(latents=4, **FAST).fit(train)
+    pred = model.predict(test.with_outputs(["flux"]))
+    resid = pred["label"].values - truth["labels"][700:]
+    scale = truth["labels"].std(0)
+    # bias well below the catalogue label errors, and the scatter itself small
+    lerr = truth["lerr"][0]
+    assert np.all(np.abs(resid.mean(0)) < 3 * resid.std(0) / np.sqrt(len(resid)) + 0.25 * lerr)
+    assert np.all(resid.std(0) < 0.05 * scale)
+
+
+def test_missing_values_get_zero_weight_not_invented():
+    ds, _ = make_bilinear(n=300, p=4, d=30, noise=0.001, seed=2)
+    flux = ds["flux"].values.copy()
+    err = ds["flux"].errors.copy()
+    rng = np.random.default_rng(0)
+    bad = rng.random(flux.shape) < 0.05
+    flux_nan, flux_big = flux.copy(), flux.copy()
+    flux_nan[bad] = np.nan
+    flux_big[bad] = 1e6  # garbage value, but with error 9999 -> missing
+    err_big = err.copy()
+    err_big[bad] = 9999.0
+    lab = dict(label=ds["label"].values, label_err=ds["label"].errors,
+               label_names=ds["label"].names)
+    a = Dataset.from_arrays(flux=flux_nan, flux_err=err, **lab)
+    b = Dataset.from_arrays(flux=flux_big, flux_err=err_big, **lab)
+    ma = Lux(latents=4, **FAST).fit(a)
+    mb = Lux(latents=4, **FAST).fit(b)
+    np.testing.assert_allclose(ma.params["flux"]["W"], mb.params["flux"]["W"], rtol=1e-9,
+                               atol=1e-12)
+    pa, pb = ma.predict(a), mb.predict(b)
+    np.testing.assert_allclose(pa["label"].values, pb["label"].values, rtol=1e-9)
+
+
+def test_masked_pixels_recovery():
+    ds, truth = make_bilinear(n=400, p=4, d=50, seed=3)
+    flux = ds["flux"].values.copy()
+    flux[:, 10:20] = 0.0  # flux == 0 -> missing (paper convention)
+    masked = Dataset.from_arrays(flux=flux, flux_err=ds["flux"].errors,
+                                 label=ds["label"].values, label_err=ds["label"].errors,
+                                 label_names=ds["label"].names)
+    assert masked["flux"].mask_summary["flux == 0"] == 400 * 10
+    train, test = _split(masked, 300)
+    model = Lux(latents=4, reg=0.0, **FAST).fit(train)
+    pred = model.predict(test.with_outputs(["flux"]))
+    np.testing.assert_allclose(pred["label"].values, truth["labels"][300:], rtol=0,
+                               atol=1e-3 * truth["labels"].std(0).max())
+
+
+def test_extra_latents_stay_alive():
+    """P > M+1: latent dimensions initialised at zero must be used after training."""
+    ds, _ = make_bilinear(n=400, m=3, p=8, d=60, noise=0.001, seed=4)
+    model = Lux(latents=8, **FAST).fit(ds)
+    z = model.z_train
+    assert np.all(z[:, 4:].std(0) > 1e-3 * z[:, 1:4].std(0).mean())
+    w = model.params["flux"]["W"]
+    assert np.all(np.linalg.norm(w[:, 4:], axis=0) > 1e-6)
+
+
+def test_same_seed_same_answer():
+    ds, _ = make_bilinear(n=200, p=5, d=30, noise=0.002, label_noise=0.02, seed=5)
+    m1 = Lux(latents=6, seed=3, progress=False).fit(ds)
+    m2 = Lux(latents=6, seed=3, progress=False).fit(ds)
+    for k in m1.params:
+        np.testing.assert_array_equal(m1.params[k]["W"], m2.params[k]["W"])
+    np.testing.assert_array_equal(m1.model_error["label"], m2.model_error["label"])
+    m3 = Lux(latents=6, seed=4, progress=False).fit(ds)
+    assert not np.array_equal(m1.params["flux"]["W"], m3.params["flux"]["W"])
+
+
+def test_latent_size_validation():
+    ds, _ = make_bilinear(n=50, m=3, p=4, d=10)
+    with pytest.raises(ValueError, match="P >= M \\+ 1"):
+        Lux(latents=3, **FAST).fit(ds)
+    with pytest.raises(ValueError, match="multiple"):
+        Lux(latents="four", **FAST).fit(ds)
+    model = Lux(latents="2x", **FAST).fit(ds)
+    assert model.n_latents == 6
+
+
+def test_automatic_latent_choice_records_selection():
+    ds, _ = make_bilinear(n=300, m=3, p=4, d=30, noise=0.002, label_noise=0.02, seed=6)
+    model = Lux(progress=False).fit(ds)
+    assert {r["latents"] for r in model.selection} == {4, 6, 12, 24}
+    best = min(model.selection, key=lambda r: r["holdout_mse"])
+    assert model.n_latents == best["latents"]
+
+
+def test_fit_scatter_recovers_extra_noise():
+    rng = np.random.default_rng(0)
+    n, d = 4000, 3
+    sigma = rng.uniform(0.5, 1.5, (n, d))
+    s_true = np.array([0.0, 0.5, 2.0])
+    r = rng.normal(size=(n, d)) * np.sqrt(sigma**2 + s_true**2)
+    ln_s = np.asarray(fit_scatter(r, 1 / sigma**2))
+    assert ln_s[0] < np.log(0.2)
+    np.testing.assert_allclose(np.exp(ln_s[1:]), s_true[1:], rtol=0.15)
+
+
+def test_label_scaling_matches_paper():
+    v = np.linspace(0, 100, 1001)[:, None]
+    c, s = label_scaling(v, np.ones_like(v, bool))
+    assert c[0] == pytest.approx(50.0)
+    assert s[0] == pytest.approx((97.5 - 2.5) / 4)
+
+
+def test_calibrate_model_error_deconvolves_catalogue_noise():
+    rng = np.random.default_rng(1)
+    n = 20000
+    truth = rng.normal(size=(n, 1))
+    pred = truth + rng.normal(size=(n, 1)) * 0.3  # model error 0.3, Fisher 0
+    obs_err = np.full((n, 1), 0.5)
+    obs = truth + rng.normal(size=(n, 1)) * obs_err
+    s = calibrate_model_error(pred, np.zeros((n, 1)), obs, obs_err, np.ones((n, 1), bool))
+    assert s[0] == pytest.approx(0.3, rel=0.1)
