@@ -105,7 +105,7 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                 arrays["flux"], arrays["flux_err"], kind="spectrum",
                 wavelength=arrays.get("wavelength"), label="flux")
         for key in sorted(arrays):
-            if key in _RESERVED or not f"{key}_err" in arrays:
+            if key in _RESERVED or f"{key}_err" not in arrays:
                 continue
             if f"{key}_names" in arrays:
                 outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="label",
