@@ -21,7 +21,7 @@ import numpy as np
 
 from ..data import DataError, Dataset, Output
 
-__all__ = ["ID_KEYS", "normalize_ids", "Match", "crossmatch", "merge_outputs"]
+__all__ = ["ID_KEYS", "normalize_ids", "Match", "crossmatch", "merge_outputs", "Merged"]
 
 IdKey = Literal["apogee_id", "gaia_source_id"]
 ID_KEYS: tuple[str, ...] = ("apogee_id", "gaia_source_id")
@@ -169,6 +169,23 @@ def crossmatch(
                  left_name=left_name, right_name=right_name)
 
 
+@dataclass(frozen=True, eq=False)
+class Merged:
+    """Result of :func:`merge_outputs`.
+
+    Attributes:
+        dataset: the merged dataset (K objects).
+        matches: one :class:`Match` per catalogue joined.
+        base_rows: (K,) rows of the base objects kept.
+        matched: per joined output name, (K,) True where the object had a match.
+    """
+
+    dataset: Dataset
+    matches: list[Match]
+    base_rows: np.ndarray
+    matched: dict[str, np.ndarray]
+
+
 def _take_or_blank(o: Output, rows: np.ndarray, n: int, name: str) -> Output:
     """Rows of ``o`` placed at ``rows`` of an N-row block; other rows NaN (missing)."""
     return Output.create(*_scatter(o, rows, n), kind=o.kind, names=o.names,
@@ -193,7 +210,8 @@ def merge_outputs(
     base_name: str = "spectra",
     on_duplicate: Literal["error", "first"] = "error",
     ids_key: str | None = None,
-) -> tuple[Dataset, list[Match]]:
+    base_extras: Mapping[str, np.ndarray] | None = None,
+) -> Merged:
     """Join further outputs onto a base set of objects by id.
 
     Args:
@@ -208,9 +226,10 @@ def merge_outputs(
             keeps all base objects (unmatched catalogue entries are missing).
         ids_key: id kind stored as ``Dataset.ids`` (default ``apogee_id`` when the base
             has it); the other id kinds go to ``Dataset.extras``.
+        base_extras: further (N,) arrays of the base objects, kept in ``extras``.
 
     Returns:
-        The merged :class:`Dataset` and one :class:`Match` per catalogue.
+        A :class:`Merged` (dataset, matches, kept base rows, matched flags).
     """
     ids = {k: np.asarray(normalize_ids(v, k)) for k, v in base_ids.items()}
     n = next(iter(base.values())).n if base else len(next(iter(ids.values())))
@@ -250,14 +269,24 @@ def merge_outputs(
     rows = np.flatnonzero(keep)
     pos = np.full(n, -1)
     pos[rows] = np.arange(rows.size)
-    outputs: dict[str, Output] = {k: o.take(rows) for k, o in base.items()}
+    if rows.size == 0:
+        raise DataError("no objects left after cross-matching: "
+                        + "; ".join(m.summary() for m in matches))
+    outputs: dict[str, Output] = {
+        k: Output.create(o.values[rows], o.errors[rows], kind=o.kind,
+                         names=o.names if o.kind == "label" else None,
+                         wavelength=o.wavelength, label=k)
+        for k, o in base.items()}
+    matched: dict[str, np.ndarray] = {}
     for name, (out, pairs) in placed.items():
         pairs = pairs[keep[pairs[:, 0]]]
         pairs = np.stack([pos[pairs[:, 0]], pairs[:, 1]], axis=1)
         outputs[name] = _take_or_blank(out, pairs, rows.size, name)
-    if not outputs or rows.size == 0:
-        raise DataError("no objects left after cross-matching: "
-                        + "; ".join(m.summary() for m in matches))
+        hit = np.zeros(rows.size, dtype=bool)
+        hit[pairs[:, 0]] = True
+        matched[name] = hit
     key = ids_key or ("apogee_id" if "apogee_id" in ids else next(iter(ids)))
-    extras = {f"{k}": v[rows] for k, v in ids.items() if k != key}
-    return Dataset(outputs=outputs, ids=ids[key][rows], extras=extras), matches
+    extras = {k: np.asarray(v)[rows] for k, v in (base_extras or {}).items()}
+    extras.update({k: v[rows] for k, v in ids.items() if k != key})
+    ds = Dataset(outputs=outputs, ids=ids[key][rows], extras=extras)
+    return Merged(dataset=ds, matches=matches, base_rows=rows, matched=matched)
