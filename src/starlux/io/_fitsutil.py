@@ -22,6 +22,8 @@ def open_fits(path: str | os.PathLike) -> fits.HDUList:
         raise FileFormatError(f"{path}: no such file")
     if path.is_dir():
         raise FileFormatError(f"{path}: is a directory, not a FITS file")
+    hdul = None
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -29,13 +31,14 @@ def open_fits(path: str | os.PathLike) -> fits.HDUList:
             for hdu in hdul:  # force every data block to be read now
                 _ = hdu.data
         except Exception as exc:  # astropy raises OSError, ValueError, TypeError ...
-            reason = str(exc).split(". ")[0].strip().rstrip(".")
-            raise FileFormatError(f"{path}: cannot read as FITS ({reason})") from None
-    for w in caught:
-        msg = str(w.message)
-        if "truncated" in msg.lower():
+            failure = str(exc).split(". ")[0].strip().rstrip(".") or type(exc).__name__
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message).lower()]
+    if failure is not None or truncated:
+        if hdul is not None:
             hdul.close()
-            raise FileFormatError(f"{path}: file is truncated ({msg})")
+        if truncated:
+            raise FileFormatError(f"{path}: file is truncated ({truncated[0]})")
+        raise FileFormatError(f"{path}: cannot read as FITS ({failure})")
     return hdul
 
 

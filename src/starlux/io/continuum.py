@@ -7,7 +7,8 @@ on each of the three APOGEE chips, weighted by 1/error:
   the astroNN DR17 continuum mask (532 pixels, default) or The Cannon's 529 pixels on
   the 7214-pixel grid (``continuum="cannon"``), or any boolean mask you give;
 * ``"fit"``: fit to all usable pixels, iteratively rejecting pixels more than
-  ``lower`` sigma below (absorption lines) or ``upper`` sigma above the fit.
+  ``lower`` sigma below (absorption lines) or ``upper`` sigma above the median
+  residual, sigma being the larger of the robust scatter and the typical noise.
 
 Flux and error are both divided by the continuum. Where a chip has too few usable
 pixels to fit, or the fitted continuum is not positive, the pixels become missing
@@ -129,19 +130,21 @@ def fit_continuum(
             coef = None
             for _ in range(max_iter if method == "fit" else 1):
                 if sel.sum() < max(min_pixels, degree + 1):
-                    coef = None
-                    break
+                    break  # keep the last good fit, if any
                 coef = chebyshev.chebfit(x[sel], y[sel], degree, w=1.0 / e[sel])
                 if method == "pixels":
                     break
                 model = chebyshev.chebval(x, coef)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     r = y / model - 1.0
+                    noise = np.median((e / np.abs(model))[sel])
                 rs = r[sel]
-                sigma = 1.4826 * np.median(np.abs(rs - np.median(rs)))
+                centre = np.median(rs)
+                sigma = max(1.4826 * np.median(np.abs(rs - centre)), noise)
                 if not np.isfinite(sigma) or sigma == 0:
                     break
-                new = usable[i, cols] & (r > -lower * sigma) & (r < upper * sigma)
+                new = usable[i, cols] & (r - centre > -lower * sigma) \
+                    & (r - centre < upper * sigma)
                 if np.array_equal(new, sel):
                     break
                 sel = new
