@@ -169,6 +169,7 @@ def read_table(path: str | os.PathLike, *, hdu: int | str | None = None,
 
 def _read_fits_table(path: Path, hdu: int | str | None,
                      columns: Iterable[str] | None) -> Table:
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -192,11 +193,12 @@ def _read_fits_table(path: Path, hdu: int | str | None,
         except FileFormatError:
             raise
         except Exception as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise FileFormatError(f"{path}: cannot read as a FITS table ({reason})") from None
-    for w in caught:
-        if "truncated" in str(w.message).lower():
-            raise FileFormatError(f"{path}: file is truncated ({w.message})")
+            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message).lower()]
+    if truncated:
+        raise FileFormatError(f"{path}: file is truncated ({truncated[0]})")
+    if failure is not None:
+        raise FileFormatError(f"{path}: cannot read as a FITS table ({failure})")
     for n, null in nulls.items():  # integer TNULL values mark blank cells
         if n in table.colnames and table[n].dtype.kind in "iu":
             table[n] = np.ma.MaskedArray(table[n], mask=np.asarray(table[n]) == null)
