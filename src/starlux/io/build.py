@@ -121,7 +121,7 @@ def build_dataset(
         if "gaia_source_id" in spectra.meta:
             base_ids["gaia_source_id"] = spectra.meta["gaia_source_id"]
         base_extras = {k: v for k, v in spectra.meta.items() if k != "gaia_source_id"}
-        base_extras["file"] = spectra.files
+        base_extras["source_file"] = spectra.files
         base_extras["spectrum_kind"] = spectra.kinds
         base_name, others = "spectra", list(catalogs)
     else:
@@ -161,7 +161,7 @@ def build_dataset(
         if drop.all():
             raise DataError("no objects left after dropping those with all labels missing")
         ds = _rebuild(ds.take(np.flatnonzero(~drop)))
-    files = np.asarray(ds.extras["file"]) if "file" in ds.extras else None
+    files = np.asarray(ds.extras["source_file"]) if "source_file" in ds.extras else None
     check_dataset(ds, sources=sources, files=files)
     if keep_unmatched:
         for name, hit in merged.matched.items():
