@@ -151,3 +151,29 @@ def test_bad_requests(tmp_path, capsys, argv, message):
                       "--out", tmp_path / "x.h5"], capsys)
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_bad_pixels_zero_flux_and_low_ivar_are_missing(tmp_path, capsys):
+    from astropy.io import fits
+
+    path = make_apstar(tmp_path / "apStar-z.fits", "2M00000001+0000001",
+                       bad=(1000,), bad_bit=3)
+    with fits.open(path, mode="update") as h:
+        h[1].data[2000] = 0.0      # zero flux
+        h[2].data[3000] = 1e6      # huge error -> inverse variance < 0.1 after normalising
+    rc, stdout, err = cli(["--spectra", path, "--out", tmp_path / "z.h5"], capsys)
+    assert rc == 0, err
+    flux = read_dataset(tmp_path / "z.h5")["flux"]
+    assert flux.missing[0, [1000, 2000, 3000]].all()
+    assert flux.missing[0, 1500] == np.False_
+    assert flux.ivar()[0, [1000, 2000, 3000]].tolist() == [0.0, 0.0, 0.0]
+    assert "bitmask: 1" in stdout and "flux == 0: 1" in stdout
+    assert "inverse variance < 0.1: 1" in stdout
+
+
+def test_catalogue_without_id_column(tmp_path, capsys):
+    files = _overlap_spectra(tmp_path, OVERLAP_IDS[:1])
+    (tmp_path / "noid.csv").write_text("teff,teff_err\n4500,50\n")
+    rc, _, err = cli(["--spectra", *files, "--catalog", tmp_path / "noid.csv",
+                      "--labels", "teff", "--out", tmp_path / "x.h5"], capsys)
+    assert rc == 2 and "noid.csv: catalogue has no apogee_id column" in err

@@ -112,3 +112,14 @@ def test_bad_dataset_files(tmp_path):
         read_dataset(tmp_path / "x.csv")
     with pytest.raises(DataError, match="chunk_size"):
         next(iter_dataset_chunks(tmp_path / "x.h5", 0))
+
+
+def test_mismatched_shapes_name_file_and_array(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, flux=np.ones((3, 10)), flux_err=np.ones((3, 9)))
+    with pytest.raises(DataError, match=r"bad\.npz: flux: errors shape \(3, 9\)"):
+        read_dataset(path)
+    np.savez(path, label=np.ones((3, 2)), label_err=np.ones((3, 2)),
+             label_names=np.array(["a", "b", "c"]))
+    with pytest.raises(DataError, match=r"bad\.npz: label: 3 names for 2 columns"):
+        read_dataset(path)

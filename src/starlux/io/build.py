@@ -13,6 +13,7 @@ The CLI module wires :func:`add_arguments` and :func:`run` as a sub-command.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -350,6 +351,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         where = exc.filename or "input"
         print(f"{PROG}: error: {where}: {exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a reader bug must still not spill a traceback on users
+        if os.environ.get("STARLUX_DEBUG"):
+            raise
+        print(f"{PROG}: error: unexpected {type(exc).__name__}: {_one_line(exc)} (set "
+              "STARLUX_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
     try:
         write_dataset(args.out, result.dataset)
