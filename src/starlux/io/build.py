@@ -142,6 +142,9 @@ def build_dataset(
         how="left" if keep_unmatched else "inner", base_name=base_name,
         on_duplicate=on_duplicate, base_extras=base_extras)
     for m in merged.matches:
+        if m.n_matched == 0:
+            raise DataError(f"{m.right_name}: no row matches any of the {m.n_left} "
+                            f"{m.left_name} on {m.key} ({m.summary()})")
         report.append(m.summary())
     ds = merged.dataset
     # matched rows whose labels were all flagged away
