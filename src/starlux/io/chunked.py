@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -53,13 +54,17 @@ def _describe(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
             with h5py.File(path, "r") as f:
                 return {k: (f[k].shape, f[k].dtype) for k in f.keys()
                         if isinstance(f[k], h5py.Dataset)}
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as f:
-                out = {}
-                for k in f.files:
-                    a = f[k]
-                    out[k] = (a.shape, a.dtype)
-                return out
+        if suffix == ".npz":  # array headers only, no data read
+            out = {}
+            with zipfile.ZipFile(path) as z:
+                for name in z.namelist():
+                    with z.open(name) as fh:
+                        version = np.lib.format.read_magic(fh)
+                        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                else np.lib.format.read_array_header_2_0)
+                        shape, _, dtype = read(fh)
+                    out[name.removesuffix(".npy")] = (shape, dtype)
+            return out
         if suffix in (".fits", ".fit"):
             with fits.open(path, memmap=True) as hdul:
                 data = hdul["OBJECTS"].data  # memory-mapped: shapes only
@@ -68,7 +73,7 @@ def _describe(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
                     if h.header.get("STLXKEY"):
                         out[h.header["STLXKEY"]] = ((h.header["NAXIS2"],), None)
                 return out
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise FileFormatError(f"{path}: cannot read ({exc})") from None
     raise FileFormatError(f"{path}: chunked reading supports .h5, .fits and .npz, "
                           f"not {suffix!r}")
