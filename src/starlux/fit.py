@@ -33,7 +33,6 @@ from .infer import (
     Prepared,
     effective_weights,
     prepare_output,
-    prior_terms,
     solve_latents,
 )
 from .model import Lux, LuxModel, OutputSpec, resolve_latents

@@ -173,7 +173,7 @@ class LuxModel:
 
     def predict(self, dataset: Dataset, inputs: Sequence[str] | None = None,
                 outputs: Sequence[str] | None = None, **kw: Any) -> Prediction:
-        """Infer latents from ``inputs`` and predict ``outputs``; see :func:`starlux.infer.predict`."""
+        """Infer latents from ``inputs``, predict ``outputs`` (:func:`starlux.infer.predict`)."""
         from .infer import predict
 
         return predict(self, dataset, inputs=inputs, outputs=outputs, **kw)

@@ -1,5 +1,5 @@
 """Evaluation: metrics tables, validation plots, cross-validation and reports."""
 
-from .metrics import label_metrics, format_metrics
+from .metrics import format_metrics, label_metrics
 
 __all__ = ["label_metrics", "format_metrics"]

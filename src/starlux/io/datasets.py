@@ -21,6 +21,11 @@ key                shape       meaning
 Any other array of length N (``label_true``, ``snr`` ...) is kept in
 ``Dataset.extras``. Writes are atomic: a temporary file in the same folder is
 renamed over the target only once it is complete.
+
+Besides ``.npz`` and ``.h5``, datasets can be FITS tables (``.fits``) and, when they
+hold labels only, CSV / Parquet tables (``.csv``, ``.parquet``); see
+:mod:`starlux.io.tabular`. :mod:`starlux.io.chunked` reads ``.h5`` / ``.fits`` files
+in chunks of objects and writes ``.h5`` files chunk by chunk.
 """
 
 from __future__ import annotations
@@ -75,10 +80,26 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
                 return {k: f[k] for k in f.files}
         if suffix in (".h5", ".hdf5"):
             with h5py.File(path, "r") as f:
-                return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+                return {k: decode_strings(f[k][()]) for k in f.keys()
+                        if isinstance(f[k], h5py.Dataset)}
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise FileFormatError(f"{path}: cannot read ({exc})") from None
-    raise FileFormatError(f"{path}: unknown dataset format {suffix!r} (use .npz or .h5)")
+    from . import tabular  # late import: tabular imports this module
+
+    if suffix in (".fits", ".fit"):
+        return tabular.read_fits_arrays(path)
+    if suffix in tabular.TABLE_SUFFIXES:
+        return tabular.read_label_table_arrays(path)
+    raise FileFormatError(f"{path}: unknown dataset format {suffix!r} (use .npz, .h5, "
+                          ".fits, .csv or .parquet)")
+
+
+def decode_strings(a: np.ndarray) -> np.ndarray:
+    """HDF5 variable-length strings come back as object arrays of bytes: make them str."""
+    a = np.asarray(a)
+    if a.dtype == object:
+        return np.array(_strings(a)).reshape(a.shape)
+    return a
 
 
 def _strings(a: np.ndarray) -> list[str]:
@@ -105,7 +126,7 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                 arrays["flux"], arrays["flux_err"], kind="spectrum",
                 wavelength=arrays.get("wavelength"), label="flux")
         for key in sorted(arrays):
-            if key in _RESERVED or not f"{key}_err" in arrays:
+            if key in _RESERVED or f"{key}_err" not in arrays:
                 continue
             if f"{key}_names" in arrays:
                 outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="label",
@@ -158,13 +179,22 @@ def dataset_to_arrays(ds: Dataset) -> dict[str, np.ndarray]:
 
 def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                  chunk_rows: int = 256) -> None:
-    """Atomically write arrays to ``.npz`` or ``.h5`` (chunked by rows, compressed)."""
+    """Atomically write arrays to ``.npz``, ``.h5`` (chunked by rows), ``.fits`` or — for
+    label-only data — ``.csv`` / ``.parquet``."""
+    from . import tabular  # late import: tabular imports this module
+
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".npz", ".h5", ".hdf5"):
-        raise FileFormatError(f"{path}: unknown format {suffix!r} (use .npz or .h5)")
+    if suffix not in (".npz", ".h5", ".hdf5", ".fits", ".fit", *tabular.TABLE_SUFFIXES):
+        raise FileFormatError(f"{path}: unknown format {suffix!r} (use .npz, .h5, .fits, "
+                              ".csv or .parquet)")
     with atomic_path(path) as tmp:
-        if suffix == ".npz":
+        if suffix in (".fits", ".fit"):
+            tabular.write_fits_arrays(tmp, arrays)
+        elif suffix in tabular.TABLE_SUFFIXES:
+            tabular.write_label_table_arrays(
+                tmp, arrays, "csv" if suffix == ".csv" else "parquet", target=path)
+        elif suffix == ".npz":
             with open(tmp, "wb") as fh:
                 np.savez(fh, **{k: _storable(v) for k, v in arrays.items()})
         else:
@@ -189,5 +219,5 @@ def _storable(v: object) -> np.ndarray:
 
 
 def write_dataset(path: str | os.PathLike, ds: Dataset) -> None:
-    """Atomically write a dataset to ``.npz`` or ``.h5``."""
+    """Atomically write a dataset to ``.npz``, ``.h5``, ``.fits``, ``.csv`` or ``.parquet``."""
     write_arrays(path, dataset_to_arrays(ds))

@@ -1,0 +1,378 @@
+"""``starlux build-dataset``: survey files in, one starlux dataset file out.
+
+Pipeline (paper §2.1): read APOGEE spectra onto one grid (bad pixels missing),
+continuum-normalise raw apStar/apVisit spectra (aspcapStar spectra are used as they
+are), read label catalogues (flags -> missing), cross-match on APOGEE_ID/2MASS id or
+Gaia DR3 ``source_id``, check that no object, spectrum or label column is left
+without any usable entry, and write the dataset atomically in the layout that
+``starlux train`` and ``starlux predict`` read.
+
+The CLI module wires :func:`add_arguments` and :func:`run` as a sub-command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..data import DataError, Dataset
+from .apogee import Spectra, read_apogee_spectra
+from .catalogs import LabelTable, detect_catalog_kind, read_catalog, table_colnames
+from .continuum import normalize_spectra
+from .crossmatch import ID_KEYS, merge_outputs
+from .datasets import write_dataset
+
+__all__ = ["CatalogSpec", "BuildResult", "build_dataset", "build_from_files",
+           "check_dataset", "add_arguments", "run"]
+
+PROG = "starlux build-dataset"
+
+
+@dataclass
+class CatalogSpec:
+    """One catalogue to join: file, label names, output name, kind, match key."""
+
+    path: str
+    labels: list[str]
+    output: str | None = None
+    kind: str = "auto"
+    match_on: str = "apogee_id"
+
+
+@dataclass
+class BuildResult:
+    """The dataset built and a human-readable report (what was read, matched, masked)."""
+
+    dataset: Dataset
+    report: list[str] = field(default_factory=list)
+
+
+def _fmt(d: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in d.items() if v and not k.startswith("total")) \
+        or "nothing"
+
+
+def check_dataset(ds: Dataset, *, sources: dict[str, str] | None = None,
+                  files: np.ndarray | None = None) -> None:
+    """Raise :class:`DataError` if an object's spectrum or the whole object is empty,
+    or a label column has no usable entry.
+
+    ``sources`` maps output names to the file they came from; ``files`` gives the
+    source file of each object's spectrum. Spectral pixels missing for every object
+    (chip gaps) are allowed: they carry zero weight.
+    """
+    sources = sources or {}
+    ids = ds.ids if ds.ids is not None else np.arange(ds.n)
+    for name, o in ds.outputs.items():
+        src = sources.get(name, name)
+        if o.kind == "label":
+            empty = np.flatnonzero(o.missing.all(axis=0))
+            if empty.size:
+                col = o.names[int(empty[0])]
+                raise DataError(f"{src}: column {col!r} (output {name!r}): no usable value "
+                                f"among the {ds.n} objects; drop this label")
+        else:
+            rows = np.flatnonzero(o.missing.all(axis=1))
+            if rows.size:
+                i = int(rows[0])
+                where = files[i] if files is not None else f"object {ids[i]}"
+                raise DataError(f"{where}: every pixel of the {name!r} spectrum is missing "
+                                f"({len(rows)} such object(s))")
+    none = np.ones(ds.n, dtype=bool)
+    for o in ds.outputs.values():
+        none &= o.missing.all(axis=1)
+    if none.any():
+        i = int(np.flatnonzero(none)[0])
+        raise DataError(f"object {ids[i]}: no usable entry in any output "
+                        f"({int(none.sum())} such object(s))")
+
+
+def build_dataset(
+    spectra: Spectra | None,
+    catalogs: Sequence[tuple[str, LabelTable, str]] = (),
+    *,
+    keep_unmatched: bool = False,
+    drop_empty: bool = False,
+    on_duplicate: Literal["error", "first"] = "error",
+) -> BuildResult:
+    """Combine spectra and catalogue labels into one :class:`Dataset`.
+
+    Args:
+        spectra: the spectra (define the objects), or None for a labels-only dataset
+            whose objects are the rows of the first catalogue.
+        catalogs: ``(output_name, table, match_key)``; ``match_key`` is ``apogee_id``
+            or ``gaia_source_id``.
+        keep_unmatched: keep objects without a catalogue match (their labels missing);
+            default keeps only objects matched in every catalogue.
+        drop_empty: drop matched objects whose catalogue labels are all missing
+            (flagged) instead of raising an error.
+        on_duplicate: duplicated ids in a catalogue -> ``"error"`` or keep ``"first"``.
+    """
+    report: list[str] = []
+    sources: dict[str, str] = {}
+    if spectra is not None:
+        base = {"flux": spectra.to_output("flux")}
+        base_ids: dict[str, np.ndarray] = {"apogee_id": spectra.ids}
+        if "gaia_source_id" in spectra.meta:
+            base_ids["gaia_source_id"] = spectra.meta["gaia_source_id"]
+        base_extras = {k: v for k, v in spectra.meta.items() if k != "gaia_source_id"}
+        base_extras["source_file"] = spectra.files
+        base_extras["spectrum_kind"] = spectra.kinds
+        base_name, others = "spectra", list(catalogs)
+    else:
+        if not catalogs:
+            raise DataError("nothing to build: give spectra and/or a catalogue")
+        name0, t0, _ = catalogs[0]
+        base = {name0: t0.output}
+        base_ids = t0.match_ids()
+        base_extras = {}
+        sources[name0] = t0.source
+        base_name, others = t0.source, list(catalogs[1:])
+    for name, t, _ in catalogs:
+        sources[name] = t.source
+    merged = merge_outputs(
+        base, base_ids,
+        [(name, t.output, t.match_ids(), key, t.source) for name, t, key in others],
+        how="left" if keep_unmatched else "inner", base_name=base_name,
+        on_duplicate=on_duplicate, base_extras=base_extras)
+    for m in merged.matches:
+        if m.n_matched == 0:
+            raise DataError(f"{m.right_name}: no row matches any of the {m.n_left} "
+                            f"{m.left_name} on {m.key} ({m.summary()})")
+        report.append(m.summary())
+    ds = merged.dataset
+    # matched rows whose labels were all flagged away
+    drop = np.zeros(ds.n, dtype=bool)
+    for name, hit in merged.matched.items():
+        empty = hit & ds[name].missing.all(axis=1)
+        if empty.any():
+            src = sources[name]
+            if not drop_empty:
+                i = int(np.flatnonzero(empty)[0])
+                raise DataError(f"{src}: {int(empty.sum())} matched object(s) have every "
+                                f"label of output {name!r} missing (flagged or blank; e.g. "
+                                f"{ds.ids[i]}); use --drop-empty to drop them")
+            drop |= empty
+            report.append(f"{src}: dropped {int(empty.sum())} matched object(s) whose "
+                          f"labels are all missing")
+    if drop.any():
+        if drop.all():
+            raise DataError("no objects left after dropping those with all labels missing")
+        ds = _rebuild(ds.take(np.flatnonzero(~drop)))
+    files = np.asarray(ds.extras["source_file"]) if "source_file" in ds.extras else None
+    check_dataset(ds, sources=sources, files=files)
+    if keep_unmatched:
+        for name, hit in merged.matched.items():
+            report.append(f"{sources[name]}: {int((~hit).sum())} object(s) without a match "
+                          f"keep output {name!r} missing")
+    report.append(ds.describe())
+    for name, o in ds.outputs.items():
+        report.append(f"  masked in {name!r}: {_fmt(o.mask_summary)}")
+    return BuildResult(dataset=ds, report=report)
+
+
+def _rebuild(ds: Dataset) -> Dataset:
+    """Recompute mask summaries after taking rows."""
+    from ..data import Output
+
+    return Dataset(
+        outputs={k: Output.create(o.values, o.errors, kind=o.kind,
+                                  names=o.names if o.kind == "label" else None,
+                                  wavelength=o.wavelength, label=k)
+                 for k, o in ds.outputs.items()},
+        ids=ds.ids, extras=ds.extras)
+
+
+def build_from_files(
+    spectra: Sequence[str] | None,
+    catalogs: Sequence[CatalogSpec] = (),
+    *,
+    normalize: bool | None = None,
+    continuum: str = "pixels",
+    grid: str = "apstar",
+    resample: bool = False,
+    row: int = 0,
+    keep_unmatched: bool = False,
+    drop_empty: bool = False,
+    on_duplicate: Literal["error", "first"] = "error",
+) -> BuildResult:
+    """Read spectra and catalogues from files and :func:`build_dataset`.
+
+    ``normalize``: None or True continuum-normalises apStar/apVisit spectra (aspcapStar
+    spectra are already normalised and used as they are); False uses all as read.
+    """
+    report: list[str] = []
+    spec = None
+    if spectra:
+        spec = read_apogee_spectra(spectra, grid=grid, resample=resample, row=row,
+                                   on_duplicate=on_duplicate)
+        kinds = dict(zip(*np.unique(spec.kinds, return_counts=True), strict=True))
+        report.append(f"read {spec.n} spectra ({', '.join(f'{v} {k}' for k, v in kinds.items())})"
+                      f" on a {spec.wavelength.size}-pixel grid; reader masked: "
+                      f"{_fmt(spec.mask_summary)}")
+        if normalize is False:
+            if not spec.normalized.all():
+                report.append("warning: raw (not continuum-normalised) spectra kept as read; "
+                              "the inverse variance < 0.1 rule then applies in raw flux units")
+        else:
+            todo = int((~spec.normalized).sum())
+            spec = normalize_spectra(spec, method=continuum)  # type: ignore[arg-type]
+            if todo:
+                med = np.nanmedian(spec.flux, axis=1)
+                report.append(f"continuum-normalised {todo} spectra ({continuum}); median "
+                              f"normalised flux {np.nanmin(med):.3f}-{np.nanmax(med):.3f}")
+        bad = np.flatnonzero(~(np.isfinite(spec.flux) & np.isfinite(spec.flux_err)
+                               & (spec.flux_err > 0)).any(axis=1))
+        if bad.size:
+            raise DataError(f"{spec.files[bad[0]]}: no usable pixel left after continuum "
+                            "normalisation")
+    tables: list[tuple[str, LabelTable, str]] = []
+    used: set[str] = {"flux"} if spec is not None else set()
+    for i, c in enumerate(catalogs):
+        kind = c.kind
+        if kind == "auto":
+            kind = detect_catalog_kind(table_colnames(c.path))
+        t = read_catalog(c.path, c.labels, kind=kind)  # type: ignore[arg-type]
+        name = c.output or ("label" if "label" not in used
+                            else (kind if kind in ("galah", "allstar") and kind not in used
+                                  else f"label{i + 1}"))
+        if name in used:
+            raise DataError(f"{c.path}: output name {name!r} is already used; choose "
+                            "another with --output-name")
+        used.add(name)
+        if c.match_on not in ID_KEYS:
+            raise DataError(f"{c.path}: --match-on must be one of {list(ID_KEYS)}, "
+                            f"got {c.match_on!r}")
+        report.append(f"catalogue ({kind}) -> output {name!r}: " + t.describe())
+        tables.append((name, t, c.match_on))
+    try:
+        result = build_dataset(spec, tables, keep_unmatched=keep_unmatched,
+                               drop_empty=drop_empty, on_duplicate=on_duplicate)
+    except DataError as exc:
+        if spec is not None and not spec.normalized.all() and "every pixel" in str(exc):
+            raise DataError(f"{exc} (the flux is not continuum-normalised, and the inverse "
+                            "variance < 0.1 rule is meant for normalised flux; drop "
+                            "--no-normalize)") from None
+        raise
+    result.report[:0] = report
+    return result
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``build-dataset`` options to ``parser``."""
+    parser.add_argument("--spectra", nargs="+", metavar="PATH_OR_GLOB",
+                        help="apStar / aspcapStar / apVisit files, glob patterns or folders")
+    parser.add_argument("--catalog", action="append", metavar="FILE", default=[],
+                        help="label catalogue (allStar, GALAH DR3, or a FITS/CSV/Parquet "
+                             "table); repeat for several")
+    parser.add_argument("--labels", action="append", nargs="+", metavar="NAME", default=[],
+                        help="label columns to take from the matching --catalog")
+    parser.add_argument("--catalog-kind", action="append", default=[],
+                        choices=["auto", "allstar", "galah", "table"],
+                        help="kind of each --catalog (default: auto-detect)")
+    parser.add_argument("--output-name", action="append", default=[], metavar="NAME",
+                        help="dataset output name for each --catalog (default: 'label' "
+                             "for the first, then 'galah' / 'allstar' / 'labelN')")
+    parser.add_argument("--match-on", nargs="+", default=["apogee_id"],
+                        choices=list(ID_KEYS), metavar="{apogee_id,gaia_source_id}",
+                        help="id to cross-match on: one for all catalogues, or one each")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                        help="continuum-normalise apStar/apVisit spectra (default: yes; "
+                             "aspcapStar spectra are always used as they are)")
+    parser.add_argument("--continuum", choices=["pixels", "fit"], default="pixels",
+                        help="continuum method: fixed continuum pixels or an iterative fit")
+    parser.add_argument("--grid", default="apstar", metavar="GRID",
+                        help="'apstar' (8575 px), 'aspcap' (7514 px, chip gaps removed), "
+                             "'payne' (7214 px) or a file with wavelengths")
+    parser.add_argument("--resample", action="store_true",
+                        help="resample spectra that are not on the grid (apVisit always is)")
+    parser.add_argument("--row", type=int, default=0,
+                        help="apStar row to read (0 = combined spectrum)")
+    parser.add_argument("--keep-unmatched", action="store_true",
+                        help="keep spectra without a catalogue match (labels missing)")
+    parser.add_argument("--drop-empty", action="store_true",
+                        help="drop matched objects whose labels are all flagged")
+    parser.add_argument("--on-duplicate", choices=["error", "first"], default="error",
+                        help="duplicated ids: stop with an error, or keep the first")
+    parser.add_argument("--out", required=True, metavar="DATASET_FILE",
+                        help="output dataset (.h5, .npz, .fits; .csv/.parquet for labels only)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+
+
+def _catalog_specs(args: argparse.Namespace) -> list[CatalogSpec]:
+    cats, labels = list(args.catalog or []), list(args.labels or [])
+    if len(cats) != len(labels):
+        raise DataError(f"give one --labels list per --catalog ({len(cats)} --catalog, "
+                        f"{len(labels)} --labels)")
+
+    def per_catalog(values: list[str], what: str, default: str | None) -> list[str | None]:
+        if not values:
+            return [default] * len(cats)
+        if len(values) == 1:
+            return values * len(cats)
+        if len(values) != len(cats):
+            raise DataError(f"give one {what} for all catalogues or one per --catalog "
+                            f"({len(values)} for {len(cats)})")
+        return list(values)
+
+    kinds = per_catalog(list(args.catalog_kind or []), "--catalog-kind", "auto")
+    keys = per_catalog(list(args.match_on or []), "--match-on", "apogee_id")
+    names = list(args.output_name or [])
+    if names and len(names) != len(cats):
+        raise DataError(f"give one --output-name per --catalog ({len(names)} for {len(cats)})")
+    return [CatalogSpec(path=c, labels=list(lab), output=names[i] if names else None,
+                        kind=str(kinds[i]), match_on=str(keys[i]))
+            for i, (c, lab) in enumerate(zip(cats, labels, strict=True))]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``build-dataset``; 0 on success, 2 (with one line on stderr) on bad input."""
+    try:
+        if not args.spectra and not args.catalog:
+            raise DataError("give --spectra and/or --catalog")
+        result = build_from_files(
+            args.spectra, _catalog_specs(args), normalize=args.normalize,
+            continuum=args.continuum, grid=args.grid, resample=args.resample, row=args.row,
+            keep_unmatched=args.keep_unmatched, drop_empty=args.drop_empty,
+            on_duplicate=args.on_duplicate)
+    except DataError as exc:  # FileFormatError included: the message names the file
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = exc.filename or "input"
+        print(f"{PROG}: error: {where}: {exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a reader bug must still not spill a traceback on users
+        if os.environ.get("STARLUX_DEBUG"):
+            raise
+        print(f"{PROG}: error: unexpected {type(exc).__name__}: {_one_line(exc)} (set "
+              "STARLUX_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 2
+    try:
+        write_dataset(args.out, result.dataset)
+    except DataError as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{PROG}: error: {args.out}: cannot write ({exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
+    if not args.quiet:
+        for line in result.report:
+            print(line)
+        print(f"wrote {args.out}: {result.dataset.n} objects, outputs "
+              f"{list(result.dataset.outputs)}")
+    return 0
