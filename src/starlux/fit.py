@@ -161,6 +161,13 @@ def initial_latents(prepared: dict[str, Prepared], specs: dict[str, OutputSpec],
     return jnp.concatenate([z, jnp.zeros((n, n_latents - z.shape[1]))], axis=1)
 
 
+def steps_per_fit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
+    """Number of progress steps (chi^2 evaluations) in one :func:`fit_core` call."""
+    n_scatter = sum(specs[k].has_scatter for k in names)
+    return (config.n_iter * (len(names) + 1) + 2 * n_scatter + 1
+            + (len(names) if config.refit_maps else 0))
+
+
 def fit_core(
     prepared: dict[str, Prepared],
     specs: dict[str, OutputSpec],
@@ -169,6 +176,7 @@ def fit_core(
     config: Lux,
     key: jax.Array,
     desc: str = "train",
+    bar: Any = None,
 ) -> FitResult:
     """Agendas 1 and 2 on prepared arrays (model units). Returns maps, latents, scatter."""
     names = list(prepared)
@@ -181,20 +189,22 @@ def fit_core(
     zero_prior = (jnp.zeros((p, p)), jnp.zeros(p))
     raw = {k: (prepared[k].y, prepared[k].ivar) for k in names}
     scatter_outputs = [k for k in names if specs[k].has_scatter]
-    n_steps = (config.n_iter * (len(names) + 1) + len(scatter_outputs) * 2 + 1
-               + (len(names) if config.refit_maps else 0))
-    bar = tqdm(total=n_steps, desc=desc, disable=not config.progress, leave=False)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=steps_per_fit(config, names, specs), desc=desc,
+                   disable=not config.progress, leave=False)
 
     def record(step: str, data) -> None:
         chi2 = _chi2(specs, params, data, z)
         history.append((step, chi2))
-        bar.set_postfix_str(f"{step} chi2={chi2:.4g}")
+        bar.set_postfix_str(f"{desc}: {step} chi2={chi2:.4g}")
         bar.update(1)
 
     for it in range(config.n_iter):
         for k in names:
             y, w = raw[k]
-            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox)
+            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox,
+                                                      precision=config.precision)
             record(f"agenda1[{it}] {k}|z", raw)
         z, _ = solve_latents(specs, params, raw, *zero_prior, z0=z, prox=config.prox,
                              chunk_size=config.chunk_size)
@@ -209,7 +219,8 @@ def fit_core(
         record(f"agenda2 s[{k}]", data)
     for k in scatter_outputs:
         y, w = data[k]
-        params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox)
+        params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox,
+                                                      precision=config.precision)
         record(f"agenda2 {k}|z,s", data)
     z, _ = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
                          prox=config.prox, chunk_size=config.chunk_size)
@@ -217,9 +228,11 @@ def fit_core(
     if config.refit_maps:
         for k in names:
             y, w = data[k]
-            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox)
+            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox,
+                                                      precision=config.precision)
             record(f"agenda2 {k}|z (final)", data)
-    bar.close()
+    if own_bar:
+        bar.close()
     return FitResult(params=params, z=z, ln_scatter=ln_s, history=history)
 
 
@@ -345,11 +358,14 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
             prep_fit = {n: prepare_output(fit_ds[n], specs[n]) for n in specs}
             cfg = replace(config, latents=p, reg=reg)
             res = fit_core(prep_fit, specs, p, reg, cfg, key,
-                           desc=f"fold {i + 1}/{k} P={p} reg={reg:g}")
+                           desc=f"fold {i + 1}/{k} P={p} reg={reg:g}", bar=bar)
             sub = _model_from_fit(cfg, specs, res)
             return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
 
         cands = _candidates(config, n_labels, n_dims, dataset.n - len(folds[0]))
+        n_fits = len(cands) + (k - 1 if config.calibrate else 0) + 1
+        bar = tqdm(total=n_fits * steps_per_fit(config, list(specs), specs), desc="training",
+                   unit="step", disable=not config.progress)
         first = {}
         for p, reg in cands:
             hold_ds, pred = fold_predict(0, p, reg)
@@ -372,9 +388,13 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
     else:
         cands = _candidates(config, n_labels, n_dims, dataset.n)
         p_best, reg_best = cands[0]
+        bar = tqdm(total=steps_per_fit(config, list(specs), specs), desc="training",
+                   unit="step", disable=not config.progress)
     final_cfg = replace(config, latents=p_best, reg=reg_best)
     prep = {k: prepare_output(dataset[k], specs[k]) for k in specs}
-    res = fit_core(prep, specs, p_best, reg_best, final_cfg, key, desc=f"train P={p_best}")
+    res = fit_core(prep, specs, p_best, reg_best, final_cfg, key,
+                   desc=f"final P={p_best} reg={reg_best:g}", bar=bar)
+    bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = model_error
     model.selection = selection

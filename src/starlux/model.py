@@ -75,6 +75,8 @@ class Lux:
             the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
         latent_grid / reg_grid: candidates when choosing automatically.
         chunk_size: objects per block in the batched solves (bounds memory).
+        precision: ``"mixed"`` forms the large Gram products in float32 and refines
+            the solutions to float64 accuracy; ``"float64"`` uses float64 throughout.
     """
 
     latents: int | str | None = None
@@ -90,6 +92,7 @@ class Lux:
     latent_grid: tuple[str, ...] = ("1x+1", "2x", "4x", "8x")
     reg_grid: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
     chunk_size: int = 1024
+    precision: Literal["mixed", "float64"] = "mixed"
     progress: bool = True
 
     def fit(self, dataset: Dataset) -> LuxModel:

@@ -10,6 +10,7 @@ weighted least-squares solves.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -17,7 +18,6 @@ import jax.numpy as jnp
 import optax
 
 from .linalg import (
-    cho_solve_batched,
     gram_packed_per_column,
     gram_per_row,
     packed_outer,
@@ -81,8 +81,15 @@ class Transform:
         g = jnp.einsum("ndp,nd->np", jac, w * r) + jnp.einsum("npq,nq->np", h, z)
         return h, g
 
+    def normal_matvec(self, params: Params, z: jax.Array, w: jax.Array, v: jax.Array,
+                      cache: Any = None) -> jax.Array:
+        """(N, P): ``J^T W J v`` per object (used for iterative refinement)."""
+        jac = self.jacobian(params, z)
+        return jnp.einsum("ndp,nd,ndq,nq->np", jac, w, jac, v)
+
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                   prox: float = 1e-8, max_iter: int = 200) -> Params:
+                   prox: float = 1e-8, max_iter: int = 200, precision: str = "mixed",
+                   ) -> Params:
         """Weighted least squares for the parameters at fixed latents.
 
         Minimises ``0.5 sum w (y - f(z))^2 + 0.5 prox_scale ||params - params_prev||^2``
@@ -162,30 +169,55 @@ class LinearTransform(Transform):
         g = (w * y) @ params["W"]
         return h, g
 
+    def normal_matvec(self, params: Params, z: jax.Array, w: jax.Array, v: jax.Array,
+                      cache: Any = None) -> jax.Array:
+        """(N, P): ``J^T W J v`` per object without forming the (P, P) matrices."""
+        return ((v @ params["W"].T) * w) @ params["W"]
+
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                   prox: float = 1e-8, max_iter: int = 0, chunk_size: int = 2048) -> Params:
+                   prox: float = 1e-8, max_iter: int = 0, chunk_size: int = 2048,
+                   precision: str = "mixed") -> Params:
         """Exact weighted least squares per output dimension, as a min-norm update.
 
         Each row ``W_d`` solves ``(G_d + lam_d I) W_d = z^T (w_d y_d) + lam_d W_d_prev``
-        with ``lam_d = prox * mean(diag G_d)``: directions the data do not constrain keep
-        their previous values instead of collapsing to zero (which would leave latent
-        dimensions that start at zero dead forever).
+        with ``G_d = sum_n w_nd z_n z_n^T`` and ``lam_d = prox * mean(diag G_d)``:
+        directions the data do not constrain keep their previous values instead of
+        collapsing to zero (which would leave latent dimensions that start at zero
+        dead forever).
+
+        ``precision="mixed"`` forms the Gram matrices (the dominant N x D x P^2 cost)
+        in float32 and recovers float64 accuracy with one step of iterative
+        refinement whose residual is computed exactly in float64 (cost N x D x P);
+        ``"float64"`` does everything in float64.
         """
+        low = jnp.float32 if precision == "mixed" else z.dtype
+        wl, zl = w.astype(low), z.astype(low)
         acc = None
         for a in range(0, z.shape[0], chunk_size):
-            part = gram_packed_per_column(w[a:a + chunk_size], z[a:a + chunk_size])
+            part = gram_packed_per_column(wl[a:a + chunk_size], zl[a:a + chunk_size])
             acc = part if acc is None else acc + part
-        return {"W": _solve_rows(acc, (w * y).T @ z, params["W"], prox)}
+        rhs = (w * y).T @ z
+        chol, lam = _factor_rows(acc.astype(z.dtype), params["W"].shape[1], prox)
+        w_prev = params["W"]
+        b = rhs + lam[:, None] * w_prev
+        sol = _cho_apply(chol, b)
+        if precision == "mixed":
+            resid = b - ((w * (z @ sol.T)).T @ z + lam[:, None] * sol)
+            sol = sol + _cho_apply(chol, resid)
+        return {"W": sol}
+
+
+@partial(jax.jit, static_argnums=(1,))
+def _factor_rows(packed_gram: jax.Array, p: int, prox: float) -> tuple[jax.Array, jax.Array]:
+    g = unpack_symmetric(packed_gram, p)
+    lam = prox * jnp.trace(g, axis1=1, axis2=2) / p + 1e-12
+    return jnp.linalg.cholesky(g + lam[:, None, None] * jnp.eye(p)), lam
 
 
 @jax.jit
-def _solve_rows(packed_gram: jax.Array, rhs: jax.Array, w_prev: jax.Array,
-                prox: float) -> jax.Array:
-    p = w_prev.shape[1]
-    g = unpack_symmetric(packed_gram, p)
-    lam = prox * jnp.trace(g, axis1=1, axis2=2) / p + 1e-12
-    g = g + lam[:, None, None] * jnp.eye(p)
-    return cho_solve_batched(g, rhs + lam[:, None] * w_prev)
+def _cho_apply(chol: jax.Array, rhs: jax.Array) -> jax.Array:
+    y = jax.scipy.linalg.solve_triangular(chol, rhs[..., None], lower=True)
+    return jax.scipy.linalg.solve_triangular(jnp.swapaxes(chol, -1, -2), y, lower=False)[..., 0]
 
 
 TRANSFORMS: dict[str, type[Transform]] = {"linear": LinearTransform}
