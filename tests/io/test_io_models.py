@@ -1,0 +1,82 @@
+"""Model files: round trip, atomic writes, corrupt / incompatible files."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from starlux.io.datasets import FileFormatError
+from starlux.io.models import load_model, save_model
+from starlux.model import Lux, LuxModel
+from tests.conftest import make_bilinear
+
+
+@pytest.fixture(scope="module")
+def model():
+    ds, _ = make_bilinear(n=120, p=4, d=15, noise=0.002, label_noise=0.02, seed=3)
+    return Lux(latents=5, progress=False).fit(ds), ds
+
+
+def test_round_trip_predicts_identically(model, tmp_path):
+    m, ds = model
+    path = tmp_path / "m.h5"
+    m.save(path)
+    m2 = LuxModel.load(path)
+    assert m2.n_latents == 5 and m2.reg == m.reg
+    assert m2.specs["label"].names == ("TEFF", "LOGG", "FE_H")
+    np.testing.assert_array_equal(m2.params["flux"]["W"], m.params["flux"]["W"])
+    np.testing.assert_array_equal(m2.model_error["label"], m.model_error["label"])
+    assert m2.history == m.history
+    assert m2.version == m.version
+    p1, p2 = m.predict(ds), m2.predict(ds)
+    np.testing.assert_array_equal(p1["label"].values, p2["label"].values)
+    np.testing.assert_array_equal(p1["label"].errors, p2["label"].errors)
+
+
+def test_failed_write_leaves_old_file(model, tmp_path, monkeypatch):
+    m, _ = model
+    path = tmp_path / "m.h5"
+    save_model(path, m)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("crash during write")
+
+    monkeypatch.setattr("starlux.io.models._config_json", boom)
+    with pytest.raises(RuntimeError):
+        save_model(path, m)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.h5"]
+
+
+def test_corrupt_and_incompatible_files(model, tmp_path):
+    m, _ = model
+    bad = tmp_path / "garbage.h5"
+    bad.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(FileFormatError, match="garbage.h5"):
+        load_model(bad)
+    with pytest.raises(FileFormatError, match="no such model file"):
+        load_model(tmp_path / "absent.h5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    with pytest.raises(FileFormatError, match="not a starlux model file"):
+        load_model(other)
+    good = tmp_path / "m.h5"
+    save_model(good, m)
+    with h5py.File(good, "a") as f:
+        f.attrs["format_version"] = 99
+    with pytest.raises(FileFormatError, match="version 99"):
+        load_model(good)
+    save_model(good, m)
+    with h5py.File(good, "a") as f:
+        del f["outputs/flux/params/W"]
+        f["outputs/flux/params/W"] = np.zeros((3, 3))
+    with pytest.raises(FileFormatError, match="shape"):
+        load_model(good)
+    save_model(good, m)
+    truncated = tmp_path / "trunc.h5"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(FileFormatError, match="trunc.h5"):
+        load_model(truncated)

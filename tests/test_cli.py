@@ -1,0 +1,68 @@
+"""Command line: train / predict round trip on dataset files, and clean errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from starlux.cli import main
+from starlux.io.datasets import write_dataset
+
+from .conftest import make_bilinear
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    ds, truth = make_bilinear(n=200, p=4, d=20, noise=0.002, label_noise=0.02, seed=8)
+    write_dataset(tmp / "train.h5", ds.take(np.arange(150)))
+    write_dataset(tmp / "test.npz", ds.take(np.arange(150, 200)))
+    return tmp, truth
+
+
+def test_train_and_predict_all_formats(files, capsys):
+    tmp, truth = files
+    assert main(["train", str(tmp / "train.h5"), "--out", str(tmp / "m.h5"), "--latents", "4",
+                 "--no-progress"]) == 0
+    for ext in ("npz", "h5", "fits", "csv"):
+        out = tmp / f"pred.{ext}"
+        assert main(["predict", str(tmp / "m.h5"), str(tmp / "test.npz"), "--out",
+                     str(out)]) == 0
+        assert out.exists()
+    pred = np.load(tmp / "pred.npz")
+    assert pred["label"].shape == (50, 3) and pred["z"].shape == (50, 4)
+    assert pred["chi2_flux"].shape == (50,)
+    assert list(pred["label_names"]) == ["TEFF", "LOGG", "FE_H"]
+    resid = pred["label"] - truth["labels"][150:]
+    assert np.all(np.abs(resid).mean(0) < 5 * pred["label_err"].mean(0))
+    from astropy.table import Table
+
+    t = Table.read(tmp / "pred.csv")
+    assert {"id", "TEFF", "TEFF_ERR", "chi2_flux"} <= set(t.colnames)
+    # labels -> spectra
+    assert main(["predict", str(tmp / "m.h5"), str(tmp / "test.npz"), "--out",
+                 str(tmp / "spec.npz"), "--from", "label", "--outputs", "flux"]) == 0
+    assert np.load(tmp / "spec.npz")["flux"].shape == (50, 20)
+
+
+def test_errors_are_one_line(files, capsys, tmp_path):
+    tmp, _ = files
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"garbage")
+    assert main(["train", str(bad), "--out", str(tmp_path / "m.h5"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.npz" in err[0]
+    assert main(["predict", str(tmp_path / "nomodel.h5"), str(tmp / "test.npz"), "--out",
+                 str(tmp_path / "p.npz")]) == 2
+    assert "nomodel.h5" in capsys.readouterr().err
+    assert main(["train", str(tmp / "train.h5"), "--out", str(tmp_path / "m.h5"),
+                 "--latents", "2", "--no-progress"]) == 2
+    assert "P >= M + 1" in capsys.readouterr().err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("demo", "train", "predict", "build-dataset"):
+        assert cmd in out
