@@ -123,3 +123,12 @@ def test_mismatched_shapes_name_file_and_array(tmp_path):
              label_names=np.array(["a", "b", "c"]))
     with pytest.raises(DataError, match=r"bad\.npz: label: 3 names for 2 columns"):
         read_dataset(path)
+
+
+def test_inverse_variance_keys_are_accepted(tmp_path):
+    flux = np.ones((2, 3))
+    ivar = np.array([[100.0, 0.0, 4.0], [1e4, 1e4, -1.0]])
+    np.savez(tmp_path / "iv.npz", flux=flux, flux_ivar=ivar)
+    ds = read_dataset(tmp_path / "iv.npz")
+    assert ds["flux"].missing.tolist() == [[False, True, False], [False, False, True]]
+    np.testing.assert_allclose(ds["flux"].errors[0, [0, 2]], [0.1, 0.5])

@@ -6,7 +6,8 @@ Layout (the same keys in both formats; HDF5 datasets are chunked by object rows)
 key                shape       meaning
 =================  ==========  =====================================================
 ``flux``           (N, L)      spectrum (continuum-normalised, usually)
-``flux_err``       (N, L)      1-sigma flux errors
+``flux_err``       (N, L)      1-sigma flux errors (or ``flux_ivar``: inverse
+                               variances, 0 = missing)
 ``wavelength``     (L,)        optional, Angstrom
 ``label``          (N, M)      optional labels, NaN where missing
 ``label_err``      (N, M)      label errors (NaN / <=0 / >=9999 mean missing)
@@ -111,6 +112,12 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
     arrays = dict(arrays)
     outputs: dict[str, Output] = {}
     try:
+        for key in [k[:-5] for k in arrays if k.endswith("_ivar")]:
+            # inverse variances instead of errors: err = 1/sqrt(ivar); ivar <= 0 -> missing
+            if key in arrays and f"{key}_err" not in arrays:
+                ivar = np.asarray(arrays.pop(f"{key}_ivar"), dtype=np.float64)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    arrays[f"{key}_err"] = np.where(ivar > 0, 1.0 / np.sqrt(ivar), np.inf)
         if "label" in arrays:
             if "label_err" not in arrays:
                 raise DataError("has 'label' but no 'label_err'")
