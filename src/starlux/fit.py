@@ -315,22 +315,28 @@ def _score(pred, dataset: Dataset, specs) -> float:
     return float(np.mean(errs)) if errs else math.inf
 
 
-def _candidates(config: Lux, n_labels: int, n_dims: int, n_fit: int) -> list[tuple[int, float]]:
+def _latent_candidates(config: Lux, n_labels: int, n_dims: int, n_fit: int) -> list[int]:
+    """Latent sizes to try: the configured one, or ``latent_grid`` capped sensibly."""
     if config.latents is not None:
-        lat = [resolve_latents(config.latents, n_labels)]
-    else:
-        lat = []
-        cap = max(n_labels + 1, min(n_dims, n_fit // 2))
-        for g in config.latent_grid:
-            if g.endswith("x+1"):
-                p = int(round(float(g[:-3]) * n_labels)) + 1
-            else:
-                p = resolve_latents(g, n_labels) if g.rstrip("xX") != g else int(g)
-            p = min(max(p, n_labels + 1), cap)
-            if p not in lat:
-                lat.append(p)
-    regs = [float(config.reg)] if config.reg is not None else list(config.reg_grid)
-    return [(p, r) for p in lat for r in regs]
+        return [resolve_latents(config.latents, n_labels)]
+    out: list[int] = []
+    cap = max(n_labels + 1, min(n_dims, n_fit // 2))
+    for g in config.latent_grid:
+        g = str(g).strip()
+        if g.lower().endswith("x+1"):
+            p = int(round(float(g[:-3]) * n_labels)) + 1
+        elif g.lower().endswith("x"):
+            p = int(round(float(g[:-1]) * n_labels))
+        else:
+            p = int(g)
+        p = min(max(p, n_labels + 1), cap)
+        if p not in out:
+            out.append(p)
+    return out
+
+
+REFERENCE_REG = 10.0
+"""Omega used while P is being chosen, when Omega is chosen too."""
 
 
 def train(config: Lux, dataset: Dataset) -> LuxModel:
@@ -362,20 +368,32 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
             sub = _model_from_fit(cfg, specs, res)
             return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
 
-        cands = _candidates(config, n_labels, n_dims, dataset.n - len(folds[0]))
-        n_fits = len(cands) + (k - 1 if config.calibrate else 0) + 1
+        lat = _latent_candidates(config, n_labels, n_dims, dataset.n - len(folds[0]))
+        regs = [float(config.reg)] if config.reg is not None else list(config.reg_grid)
+        reg0 = float(config.reg) if config.reg is not None else REFERENCE_REG
+        n_fits = (len(lat) + len(set(regs) - {reg0}) + (k - 1 if config.calibrate else 0)
+                  + 1)
         bar = tqdm(total=n_fits * steps_per_fit(config, list(specs), specs), desc="training",
                    unit="step", disable=not config.progress)
-        first = {}
-        for p, reg in cands:
-            hold_ds, pred = fold_predict(0, p, reg)
-            score = _score(pred, hold_ds, specs)
-            selection.append({"latents": p, "reg": reg, "holdout_mse": score})
-            first[(p, reg)] = (hold_ds, pred)
-        p_best, reg_best = min(first, key=lambda c: next(
-            r["holdout_mse"] for r in selection if (r["latents"], r["reg"]) == c))
+        first: dict[tuple[int, float], tuple[Dataset, Any, float]] = {}
+
+        def score(p: int, reg: float) -> None:
+            if (p, reg) not in first:
+                hold_ds, pred = fold_predict(0, p, reg)
+                first[(p, reg)] = (hold_ds, pred, _score(pred, hold_ds, specs))
+                selection.append({"latents": p, "reg": reg,
+                                  "holdout_mse": first[(p, reg)][2]})
+
+        # P first (at the reference Omega), then Omega at the chosen P
+        for p in lat:
+            score(p, reg0)
+        p_best = min(lat, key=lambda p: first[(p, reg0)][2])
+        for reg in regs:
+            score(p_best, reg)
+        reg_cands = sorted(set(regs) | {reg0})
+        reg_best = min(reg_cands, key=lambda r: first[(p_best, r)][2])
         if config.calibrate:
-            per_fold = [first[(p_best, reg_best)]]
+            per_fold = [first[(p_best, reg_best)][:2]]
             per_fold += [fold_predict(i, p_best, reg_best) for i in range(1, k)]
             for name in labels:
                 cols = []
@@ -386,8 +404,8 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
                 model_error[name] = calibrate_model_error(
                     *(np.concatenate([c[j] for c in cols]) for j in range(5)))
     else:
-        cands = _candidates(config, n_labels, n_dims, dataset.n)
-        p_best, reg_best = cands[0]
+        p_best = _latent_candidates(config, n_labels, n_dims, dataset.n)[0]
+        reg_best = float(config.reg) if config.reg is not None else REFERENCE_REG
         bar = tqdm(total=steps_per_fit(config, list(specs), specs), desc="training",
                    unit="step", disable=not config.progress)
     final_cfg = replace(config, latents=p_best, reg=reg_best)

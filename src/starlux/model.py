@@ -56,9 +56,10 @@ class Lux:
             ``None`` to choose P (and ``reg``) on an internal held-out split of the
             training data.
         reg: L2 penalty Omega on the latents (loss = chi^2/2 + Omega * sum z^2), or
-            ``None`` to choose it from ``reg_grid`` with ``latents``. Because the maps
-            are re-solved after the penalised latent step (``refit_maps``), Omega acts
-            as a ridge on the bilinear model; 10 was best on the emulator benchmark.
+            ``None`` to choose it from ``reg_grid`` on the held-out fold (after P,
+            which is chosen at Omega = 10). Because the maps are re-solved after the
+            penalised latent step (``refit_maps``), Omega acts as a ridge on the
+            bilinear model.
         n_iter: agenda-1 iterations (exact A|z, B|z, z|A,B solves).
         seed: random seed for the U(0, 1) initial maps and the held-out split.
         scatter: names of outputs given a fitted extra scatter; ``None`` means every
@@ -73,14 +74,16 @@ class Lux:
             choice of P / Omega).
         prior: prior on latents at inference: ``"empirical"`` (Gaussian fitted to
             the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
-        latent_grid / reg_grid: candidates when choosing automatically.
+        latent_grid / reg_grid: candidates when choosing automatically (P first at
+            Omega = 10, then Omega at the chosen P: a coordinate search, not the full
+            grid; ``starlux cv`` scans the full grid).
         chunk_size: objects per block in the batched solves (bounds memory).
         precision: ``"mixed"`` forms the large Gram products in float32 and refines
             the solutions to float64 accuracy; ``"float64"`` uses float64 throughout.
     """
 
     latents: int | str | None = None
-    reg: float | None = 10.0
+    reg: float | None = None
     n_iter: int = 5
     seed: int = 0
     scatter: tuple[str, ...] | None = None

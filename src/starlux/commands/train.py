@@ -11,8 +11,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latents", default=None,
                    help="latent size P: an integer or a multiple of the label count like "
                         "'4x' (default: chosen on a held-out fold among M+1, 2x, 4x, 8x)")
-    p.add_argument("--reg", type=float, default=10.0,
-                   help="L2 penalty Omega on the latents (default 10)")
+    p.add_argument("--reg", type=float, default=None,
+                   help="L2 penalty Omega on the latents (default: chosen on a held-out "
+                        "fold among 1, 10, 100, 1000 after P)")
     p.add_argument("--iters", type=int, default=5, help="agenda-1 iterations (default 5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--folds", type=int, default=3,
