@@ -73,3 +73,49 @@ def one_to_one_all(pred: np.ndarray, reference: np.ndarray, names: Sequence[str]
                    None if reference_err is None else reference_err[:, j], xlabel=xlabel)
         paths.append(p)
     return paths
+
+
+# ------------------------------------------------------------------ cross-validation
+
+
+def cv_heatmap(result, path: str | Path) -> None:
+    """Fig. 14: median over folds of eq. A1 chi^2 on the (P, Omega) grid, latents from
+    spectra (left) and from labels (middle), plus the selection metric (the label
+    term from spectra by default; the scaled label RMSE if the selection used one of
+    the first two). The chosen setting is outlined in red."""
+    titles = {"chi2_flux": "$\\chi^2$ (eq. A1), latents from spectra",
+              "chi2_labels": "$\\chi^2$ (eq. A1), latents from labels",
+              "label_chi2": "label term of $\\chi^2$, latents from spectra",
+              "chi2_sum": "sum of both $\\chi^2$",
+              "rmse_scaled": "held-out label RMSE / scale, from spectra"}
+    third = result.select if result.select not in ("chi2_flux", "chi2_labels") \
+        else "rmse_scaled"
+    panels = [(m, titles[m]) for m in ("chi2_flux", "chi2_labels", third)]
+    ps = [f"{s}\n(P={p})" for s, p in result.grid]
+    regs = [f"{r:g}" for r in result.regs]
+    fig, axes = plt.subplots(1, 3, figsize=(4.2 * 3, 0.6 * len(ps) + 2.6))
+    bi = [p for _, p in result.grid].index(result.best_latents)
+    bj = result.regs.index(result.best_reg)
+    for ax, (metric, title) in zip(axes, panels, strict=True):
+        t = result.table(metric)
+        finite = t[np.isfinite(t)]
+        use_log = finite.size and finite.min() > 0 and finite.max() / finite.min() > 20
+        shown = np.log10(t) if use_log else t
+        im = ax.imshow(shown, origin="lower", aspect="auto", cmap="viridis_r")
+        for i in range(t.shape[0]):
+            for j in range(t.shape[1]):
+                if np.isfinite(t[i, j]):
+                    v = np.nanmean(shown[np.isfinite(shown)])
+                    ax.text(j, i, f"{t[i, j]:.3g}", ha="center", va="center", fontsize=7,
+                            color="w" if shown[i, j] > v else "k")
+        ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="r", lw=2))
+        ax.set_xticks(range(len(regs)), regs)
+        ax.set_yticks(range(len(ps)), ps, fontsize=8)
+        ax.set_xlabel("$\\Omega$")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, label=("log10 " if use_log else "") + "median over folds")
+    fig.suptitle(f"{len(result.folds)}-fold cross-validation; chosen by {result.select} "
+                 f"({result.rule} rule, red box): P={result.best_latents}, "
+                 f"$\\Omega$={result.best_reg:g}", fontsize=10)
+    fig.tight_layout()
+    savefig_atomic(fig, path)
