@@ -17,9 +17,9 @@ label RMSE (labels predicted from spectra). The grid point with the smallest med
 of eq. A1 with latents from spectra, and the one-standard-error rule prefers the
 smallest P that is statistically as good (see :func:`cross_validate`).
 
-Folds × grid points are independent tasks; they run in worker processes when
-``n_jobs > 1`` and give the same numbers whatever ``n_jobs`` is (every task uses the
-same seed and its own data only).
+Folds × grid points are independent tasks; they run in parallel worker threads (or
+processes) when ``n_jobs > 1`` and give the same numbers whatever ``n_jobs`` is
+(every task uses the same seed and its own data only).
 
 Command line: ``starlux cv TRAIN_FILE --out DIR [--latents 1x,2x,4x,8x]
 [--reg 1,10,100,1000] [--folds 5] [--refit]``.
@@ -277,7 +277,7 @@ def _default_jobs(n_tasks: int) -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    # JAX already multithreads one fit; use about half of the cores for processes
+    # JAX already multithreads one fit; use about half of the cores for workers
     return max(1, min(n_tasks, cores // 2))
 
 
@@ -308,6 +308,7 @@ def cross_validate(
     select: str = "label_chi2",
     rule: str = "1se",
     n_jobs: int | None = None,
+    executor: str = "thread",
     seed: int = 0,
     progress: bool = True,
 ) -> CVResult:
@@ -329,8 +330,12 @@ def cross_validate(
             own latents fit its noise), and with few latents the fitted scatter s
             absorbs the misfit, so it does not penalise either end reliably.
         rule: ``"1se"`` (default; see :func:`choose_best`) or ``"min"``.
-        n_jobs: worker processes (``None``: about half the cores, at most the number
+        n_jobs: parallel workers (``None``: about half the cores, at most the number
             of tasks; 1: run in this process). The results do not depend on it.
+        executor: ``"thread"`` (default: threads of this process, sharing the data
+            and the compiled functions; JAX releases the GIL while it computes) or
+            ``"process"`` (separate worker processes started with "spawn", each with
+            its own copy of the data and its own compilation).
         seed: seed of the fold split.
         progress: show a progress bar over folds × grid points.
     """
@@ -367,13 +372,22 @@ def cross_validate(
             bar.update(1)
     else:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 
-        # "spawn": forking a process that has started JAX's threads is unsafe
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker,
-                                 initargs=(dataset, fold_idx, config, scales)) as ex:
-            futs = {ex.submit(_task, f, p, r): (f, p, r) for f, p, r in tasks}
+        if executor == "process":
+            # "spawn": forking a process that has started JAX's threads is unsafe
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                       initializer=_init_worker,
+                                       initargs=(dataset, fold_idx, config, scales))
+            submit = lambda f, p, r: pool.submit(_task, f, p, r)  # noqa: E731
+        elif executor == "thread":
+            pool = ThreadPoolExecutor(max_workers=jobs)
+            submit = lambda f, p, r: pool.submit(  # noqa: E731
+                _run_task, dataset, fold_idx, config, scales, f, p, r)
+        else:
+            raise ValueError(f"unknown executor {executor!r}; use 'process' or 'thread'")
+        with pool:
+            futs = {submit(f, p, r): (f, p, r) for f, p, r in tasks}
             for fut in as_completed(futs):
                 f, p, r = futs[fut]
                 results[(f, p, r)] = fut.result()
@@ -490,7 +504,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train the final model with the best setting on all the data "
                         "into DIR/model.h5")
     p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes (default: about half the cores)")
+                   help="parallel workers (default: about half the cores)")
+    p.add_argument("--processes", action="store_true",
+                   help="run the workers as separate processes instead of threads of "
+                        "this one (each process copies the data and compiles anew)")
     p.add_argument("--n-iter", type=int, default=5, help="agenda-1 iterations")
     p.add_argument("--prior", default="empirical", choices=("empirical", "l2", "none"),
                    help="latent prior at inference")
@@ -507,7 +524,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     res = cross_validate(ds, latents=args.latents, regs=args.reg, folds=args.folds,
                          config=config, select=args.select, rule=args.rule,
-                         n_jobs=args.jobs,
+                         n_jobs=args.jobs, executor="process" if args.processes else "thread",
                          seed=args.seed, progress=not args.no_progress)
     paths = write_cv(res, args.out)
     b = res.best

@@ -100,9 +100,10 @@ def noise_realizations(model: LuxModel, dataset: Dataset, k: int = 10, seed: int
 
 
 def latent_embedding(z: np.ndarray, method: str = "pca", perplexity: float = 25.0,
-                     seed: int = 0) -> np.ndarray | None:
+                     seed: int = 0, max_iter: int = 1000) -> np.ndarray | None:
     """(N, 2) embedding of latents: ``"pca"`` (numpy SVD of the standardised latents)
-    or ``"tsne"`` (scikit-learn; None when it is not installed)."""
+    or ``"tsne"`` (scikit-learn, ``max_iter`` iterations; None when scikit-learn is
+    not installed). Constant latents (the offset) are dropped first."""
     z = np.asarray(z, float)
     keep = np.std(z, axis=0) > 1e-12 * max(np.abs(z).max(), 1e-300)  # drops the constant
     zs = (z[:, keep] - z[:, keep].mean(0)) / z[:, keep].std(0)
@@ -115,8 +116,8 @@ def latent_embedding(z: np.ndarray, method: str = "pca", perplexity: float = 25.
         except ImportError:
             return None
         perp = min(perplexity, max(2.0, (len(z) - 1) / 3.0))
-        return TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed
-                    ).fit_transform(zs)
+        return TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed,
+                    max_iter=max_iter).fit_transform(zs)
     raise ValueError(f"unknown embedding {method!r}; use 'pca' or 'tsne'")
 
 
