@@ -100,13 +100,21 @@ def noise_realizations(model: LuxModel, dataset: Dataset, k: int = 10, seed: int
 
 
 def latent_embedding(z: np.ndarray, method: str = "pca", perplexity: float = 25.0,
-                     seed: int = 0, max_iter: int = 1000) -> np.ndarray | None:
-    """(N, 2) embedding of latents: ``"pca"`` (numpy SVD of the standardised latents)
-    or ``"tsne"`` (scikit-learn, ``max_iter`` iterations; None when scikit-learn is
-    not installed). Constant latents (the offset) are dropped first."""
+                     seed: int = 0, max_iter: int = 1000, standardize: bool = False,
+                     ) -> np.ndarray | None:
+    """(N, 2) embedding of latents: ``"pca"`` (numpy SVD) or ``"tsne"`` (scikit-learn,
+    ``max_iter`` iterations; None when scikit-learn is not installed).
+
+    Constant latents (the offset) are dropped and the rest centred. By default the
+    latents keep their own scales (the model's units, in which the well-used
+    directions are the large ones); ``standardize`` gives every latent unit variance
+    instead, which lets poorly constrained directions weigh as much as the rest.
+    """
     z = np.asarray(z, float)
-    keep = np.std(z, axis=0) > 1e-12 * max(np.abs(z).max(), 1e-300)  # drops the constant
-    zs = (z[:, keep] - z[:, keep].mean(0)) / z[:, keep].std(0)
+    keep = np.std(z, axis=0) > 1e-12 * max(np.abs(z).max(), 1e-300)
+    zs = z[:, keep] - z[:, keep].mean(0)
+    if standardize:
+        zs = zs / zs.std(0)
     if method == "pca":
         _, _, vt = np.linalg.svd(zs, full_matrices=False)
         return zs @ vt[:2].T
@@ -490,9 +498,9 @@ def make_report(
                              f"spectra ({emb_idx.size} objects)",
                              axis_label="PC" if method == "pca" else "t-SNE")
             rep.figures.append((path, "Latent space (Fig. 19)",
-                                f"{label} of the standardised latents z (from spectra), one "
-                                "panel per label, coloured by the label predicted from the "
-                                "spectra."))
+                                f"{label} of the centred latents z inferred from the "
+                                "spectra, one panel per label, coloured by the label "
+                                "predicted from the spectra."))
     else:
         rep.skipped.append(("latent maps", "fewer than 5 objects"))
     step("latents")
