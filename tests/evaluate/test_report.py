@@ -59,8 +59,9 @@ def test_report_cli_writes_every_file(tmp_path, trained):
     expected = ([f"one_to_one_{n}.png" for n in names]
                 + ["residuals_vs_snr.png", "kiel.png", "tinsley_wallerstein.png",
                    "chi2_hist.png", "spectra.png", "derivative_spectra.png",
-                   "derivative_spectra_zoom.png", "precision_vs_snr.png", "latents_pca.png",
-                   "metrics.csv", "index.html"])
+                   "derivative_spectra_zoom.png", "derivative_spectra_masked.png",
+                   "derivative_spectra_masked_zoom.png", "precision_vs_snr.png",
+                   "latents_pca.png", "metrics.csv", "index.html"])
     for name in expected:
         assert (out / name).stat().st_size > 0, name
     page = (out / "index.html").read_text()
@@ -68,6 +69,8 @@ def test_report_cli_writes_every_file(tmp_path, trained):
         if name.endswith(".png"):
             assert f"src='{name}'" in page, name
     assert "t-SNE latent map" in page  # listed as skipped
+    metrics = (out / "metrics.csv").read_text()
+    assert "label (windows only)" in metrics  # FE_H and MG_FE from their windows alone
     assert not list(out.glob(".*tmp*"))  # atomic writes leave nothing behind
 
 

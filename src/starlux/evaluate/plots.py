@@ -1,4 +1,8 @@
-"""Validation figures (matplotlib, Agg backend): one-to-one plots per label."""
+"""Validation figures (matplotlib, Agg backend), each written atomically as PNG:
+one-to-one plots (Fig. 7), residuals vs SNR, Kiel / Tinsley-Wallerstein diagrams
+(Fig. 8), reduced chi^2 histograms (Fig. 4), data vs model spectra (Fig. 3),
+derivative spectra (Fig. 6), precision vs SNR (Fig. 10), latent maps (Fig. 19) and the
+cross-validation heat map (Fig. 14)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["one_to_one", "savefig_atomic"]
+__all__ = ["one_to_one", "one_to_one_all", "savefig_atomic", "cv_heatmap", "residuals_vs_snr",
+           "label_diagram", "chi2_hist", "spectra_comparison", "derivative_spectra_plot",
+           "precision_vs_snr", "latent_map"]
 
 
 def savefig_atomic(fig, path: str | Path, dpi: int = 110) -> None:

@@ -342,8 +342,6 @@ def make_report(
                                 "dashed: median predicted 1-sigma error."))
         else:
             rep.skipped.append(("residuals vs SNR", "no SNR could be estimated"))
-    if rep.metrics:
-        metrics_to_csv(rep.metrics, out / "metrics.csv")
     step("labels")
 
     # ---- Kiel and Tinsley-Wallerstein ---------------------------------------------
@@ -451,6 +449,9 @@ def make_report(
                                 + ("; shaded: the label's ASPCAP element windows"
                                    if wmasks else "")
                                 + ("; top: a model spectrum" if tag else "") + "."))
+    if wmasks and pick.size:
+        _masked_section(rep, model, dataset, label_outputs[0], flux_output, wmasks, wl, zoom,
+                        int(pick[0]), observed_labels)
     step("derivatives")
 
     # ---- precision vs SNR ----------------------------------------------------------
@@ -509,11 +510,60 @@ def make_report(
              f"{', '.join(f'{k} ({s.kind}, {s.dim})' for k, s in model.specs.items())}.",
              f"Data: {dataset.n} objects; labels predicted from '{flux_output}' only. SNR: "
              f"{snr_source}."]
+    if rep.metrics:
+        metrics_to_csv(rep.metrics, out / "metrics.csv")
     _write_index(rep, title or "starlux validation report", intro)
     step("index")
     bar.close()
     rep.notes.append(f"written in {time.time() - t0:.1f} s")
     return rep
+
+
+def _masked_section(rep: Report, model: LuxModel, dataset: Dataset, label_output: str,
+                    flux_output: str, wmasks: dict[str, np.ndarray], wl: np.ndarray,
+                    zoom: tuple[float, float], example: int,
+                    observed_labels: Sequence[str]) -> None:
+    """Wavelength masking (paper §5): labels with an element window inferred from
+    their window pixels only; derivative spectra and accuracy of those labels."""
+    from ..masking import predict_masked
+    from . import plots
+    from .derivatives import derivative_spectra
+    from .metrics import label_metrics
+
+    names = model.specs[label_output].names
+    masks = {n: m for n, m in wmasks.items() if n in names and m.any()}
+    if not masks:
+        return
+    shown = [n for n in names if n in masks]
+    d = derivative_spectra(model, label_output, flux_output, method="weighted",
+                           dataset=dataset, index=example, masks=masks)
+    rows = [names.index(n) for n in shown]
+    for tag, rng_w, cap in (("", None, "the whole grid"),
+                            ("_zoom", zoom, f"{zoom[0]:.0f}-{zoom[1]:.0f} Å")):
+        path = rep.out / f"derivative_spectra_masked{tag}.png"
+        plots.derivative_spectra_plot(wl, d[rows], shown, path, windows=masks,
+                                      wave_range=rng_w,
+                                      title="masked: each label inferred from its element "
+                                            "windows only (exact inference Jacobian)")
+        rep.figures.append((path, "Wavelength masking (paper §5)",
+                            "d label / d flux when each label with an ASPCAP element window "
+                            "is inferred from its window pixels only (all other pixels get "
+                            "zero weight; the model's latent prior is kept): the exact "
+                            f"Jacobian of that inference for one object, over {cap}; it is "
+                            "exactly zero outside the shaded windows."))
+    if label_output in observed_labels:
+        pm = predict_masked(model, dataset, masks, label_output, flux_output)
+        o = dataset[label_output].select(names)
+        ref = np.where(o.missing, np.nan, o.values)
+        sel = [names.index(n) for n in shown]
+        mrows = label_metrics(pm[label_output].values[:, sel], pm[label_output].errors[:, sel],
+                              ref[:, sel], shown,
+                              reference_err=np.where(o.missing, np.nan, o.errors)[:, sel])
+        for r in mrows:
+            r["output"] = f"{label_output} (windows only)"
+        rep.metrics += mrows
+        rep.notes.append("rows marked '(windows only)' in the metrics table: the label "
+                         "inferred from its element-window pixels alone")
 
 
 # ------------------------------------------------------------------------------- CLI
