@@ -123,9 +123,15 @@ def latent_embedding(z: np.ndarray, method: str = "pca", perplexity: float = 25.
             from sklearn.manifold import TSNE
         except ImportError:
             return None
+        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
         perp = min(perplexity, max(2.0, (len(z) - 1) / 3.0))
-        return TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed,
-                    max_iter=max_iter).fit_transform(zs)
+        tsne = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed,
+                    max_iter=max_iter)
+        # one OpenMP thread: the Barnes-Hut gradient is ~10x slower when its threads
+        # compete with JAX's for the cores (and the result is then reproducible)
+        with threadpool_limits(1):
+            return tsne.fit_transform(zs)
     raise ValueError(f"unknown embedding {method!r}; use 'pca' or 'tsne'")
 
 
