@@ -1,0 +1,67 @@
+"""Latent similarity search: distances, ranking, the CLI."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from starlux import Dataset, Output
+from starlux.cli import main
+from starlux.data import DataError
+from starlux.evaluate.similar import latent_distances, rank_similar
+from starlux.io.datasets import write_dataset
+from starlux.model import Lux
+
+from .helpers import make_latent
+
+
+def test_latent_distances_metrics():
+    rng = np.random.default_rng(0)
+    z, r = rng.normal(size=(6, 3)), rng.normal(size=(2, 3))
+    e = latent_distances(z, r, "euclidean")
+    np.testing.assert_allclose(e[1, 0], np.linalg.norm(z[1] - r[0]))
+    cov = np.diag([4.0, 1.0, 0.25])
+    m = latent_distances(z, r, "mahalanobis", cov=cov)
+    d = z[2] - r[1]
+    np.testing.assert_allclose(m[2, 1], np.sqrt(d @ np.linalg.inv(cov) @ d))
+    zc = np.broadcast_to(np.eye(3), (6, 3, 3))
+    rc = np.broadcast_to(np.eye(3), (2, 3, 3))
+    np.testing.assert_allclose(latent_distances(z, r, "posterior", z_cov=zc, ref_cov=rc),
+                               e / np.sqrt(2))
+    with pytest.raises(ValueError):
+        latent_distances(z, r, "mahalanobis")
+
+
+def test_rank_similar_finds_twins_python_and_cli(tmp_path):
+    ds = make_latent(n=120, m=2, p=4, d=24, seed=2)
+    model = Lux(latents=4, calibrate=False, progress=False).fit(ds)
+    # a search set: 60 objects plus near-twins of objects 3 and 17 (tiny extra noise)
+    rng = np.random.default_rng(1)
+    f = ds["flux"]
+    twins = f.values[[3, 17]] + 1e-3 * rng.normal(size=(2, f.dim))
+    vals = np.concatenate([f.values[60:120], twins, f.values[[3, 17]]])
+    errs = np.concatenate([f.errors[60:120], f.errors[[3, 17]], f.errors[[3, 17]]])
+    ids = np.r_[ds.ids[60:120], ["twin-3", "twin-17", "ref-3", "ref-17"]]
+    search = Dataset(outputs={"flux": Output.create(vals, errs, kind="spectrum")}, ids=ids)
+    res = rank_similar(model, search, ["ref-3", "ref-17"], top=5)
+    assert set(res.ids[:2]) == {"twin-3", "twin-17"}
+    assert "ref-3" not in res.ids  # references are left out of the ranking
+    assert dict(zip(res.ids[:2], res.nearest[:2], strict=True)) == {
+        "twin-3": "ref-3", "twin-17": "ref-17"}
+    assert np.all(np.diff(res.score) >= 0)
+    post = rank_similar(model, search, ["ref-3"], metric="posterior", top=1)
+    assert post.ids[0] == "twin-3"
+    with pytest.raises(DataError, match="not in the dataset"):
+        rank_similar(model, search, ["nope"])
+    # command line: ids from a text file
+    model.save(str(tmp_path / "m.h5"))
+    write_dataset(tmp_path / "search.npz", search)
+    (tmp_path / "refs.txt").write_text("# references\nref-3\nref-17\n")
+    out = tmp_path / "similar.csv"
+    rc = main(["similar", str(tmp_path / "m.h5"), str(tmp_path / "search.npz"),
+               "--reference", str(tmp_path / "refs.txt"), "--top", "3", "--out", str(out)])
+    assert rc == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 3 and {rows[0]["id"], rows[1]["id"]} == {"twin-3", "twin-17"}
