@@ -361,7 +361,15 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
             return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
 
         lat = _latent_candidates(config, n_labels, n_dims, dataset.n - len(folds[0]))
-        regs = [float(config.reg)] if config.reg is not None else list(config.reg_grid)
+        # Omega is chosen from the data only when P is too (both left to the data);
+        # with P fixed it defaults to REFERENCE_REG (Omega barely matters once the maps
+        # are re-solved after the penalised step: see `starlux cv`)
+        if config.reg is not None:
+            regs = [float(config.reg)]
+        elif config.latents is None:
+            regs = list(config.reg_grid)
+        else:
+            regs = [REFERENCE_REG]
         reg0 = float(config.reg) if config.reg is not None else REFERENCE_REG
         n_fits = (len(lat) + len(set(regs) - {reg0}) + (k - 1 if config.calibrate else 0)
                   + 1)

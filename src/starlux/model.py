@@ -56,10 +56,10 @@ class Lux:
             ``None`` to choose P (and ``reg``) on an internal held-out split of the
             training data.
         reg: L2 penalty Omega on the latents (loss = chi^2/2 + Omega * sum z^2), or
-            ``None`` to choose it from ``reg_grid`` on the held-out fold (after P,
-            which is chosen at Omega = 10). Because the maps are re-solved after the
-            penalised latent step (``refit_maps``), Omega acts as a ridge on the
-            bilinear model.
+            ``None``: chosen from ``reg_grid`` on the held-out fold (after P, which is
+            chosen at Omega = 10) when ``latents`` is None too, else 10. Because the
+            maps are re-solved after the penalised latent step (``refit_maps``),
+            Omega mostly rescales the latents.
         n_iter: agenda-1 iterations (exact A|z, B|z, z|A,B solves).
         seed: random seed for the U(0, 1) initial maps and the held-out split.
         scatter: names of outputs given a fitted extra scatter; ``None`` means every
