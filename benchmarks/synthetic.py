@@ -116,3 +116,50 @@ def truth_model(truth: Truth) -> LuxModel:
         params={"label": {"W": truth.a.copy()}, "flux": {"W": truth.b.copy()}},
         ln_scatter={"flux": np.log(truth.scatter)}, z_train=z, prior_mean=z.mean(0),
         prior_cov=cov, model_error={"label": 0.01 * _LABEL_ERR[:m]})
+
+
+def write_h5(path: str, truth: Truth, n: int, block: int = 1024, first_seed: int = 1,
+             progress: bool = False) -> None:
+    """Write ``n`` objects to an uncompressed, row-chunked ``.h5`` dataset file, float32
+    flux and errors as surveys ship them, generated ``block`` objects at a time (memory
+    bounded by the block). Block ``i`` uses seed ``first_seed + i``."""
+    import h5py
+    from tqdm.auto import tqdm
+
+    lpix, m = truth.n_pixels, truth.n_labels
+    with h5py.File(path, "w") as f:
+        rows = (128, lpix)
+        f.create_dataset("flux", (n, lpix), dtype="f4", chunks=rows)
+        f.create_dataset("flux_err", (n, lpix), dtype="f4", chunks=rows)
+        f.create_dataset("label_true", (n, m), dtype="f8")
+        f.create_dataset("id", (n,), dtype="i8")
+        f.create_dataset("wavelength", data=truth.wavelength)
+        for i, a in enumerate(tqdm(range(0, n, block), disable=not progress, desc="write")):
+            b = min(n, a + block)
+            arr = make_arrays(truth, b - a, first_seed + i)
+            for k in ("flux", "flux_err", "label_true"):
+                f[k][a:b] = arr[k]
+            f["id"][a:b] = np.arange(a, b)
+
+
+def write_repeated_h5(path: str, base: str, n: int) -> None:
+    """An ``.h5`` file of ``n`` objects whose per-object arrays are HDF5 virtual datasets
+    repeating the rows of ``base`` (so N = 10^6 needs the disk space of ``base`` only);
+    ids are real and distinct."""
+    import h5py
+
+    with h5py.File(base, "r") as fb:
+        nb = fb["flux"].shape[0]
+        shapes = {k: (fb[k].shape[1:], fb[k].dtype) for k in ("flux", "flux_err",
+                                                                "label_true")}
+        wavelength = fb["wavelength"][()]
+    with h5py.File(path, "w") as f:
+        for k, (tail, dtype) in shapes.items():
+            layout = h5py.VirtualLayout(shape=(n, *tail), dtype=dtype)
+            src = h5py.VirtualSource(base, k, shape=(nb, *tail))
+            for a in range(0, n, nb):
+                b = min(n, a + nb)
+                layout[a:b] = src[0:b - a]
+            f.create_virtual_dataset(k, layout)
+        f.create_dataset("wavelength", data=wavelength)
+        f.create_dataset("id", data=np.arange(n, dtype=np.int64))

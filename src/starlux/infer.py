@@ -15,6 +15,7 @@ is added in quadrature (kept separately in :class:`OutputPrediction`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -149,7 +150,8 @@ class Prediction:
     """Result of :func:`predict`.
 
     Attributes:
-        z: (N, P) inferred latents; z_cov: (N, P, P) their posterior covariance.
+        z: (N, P) inferred latents; z_cov: (N, P, P) their posterior covariance (``None``
+            from :func:`starlux.stream.predict_file`, which does not keep it).
         outputs: per predicted output, an :class:`OutputPrediction`.
         chi2: per input output, (N,) reduced chi^2 (chi^2 / number of observed
             entries, with the model's extra scatter included).
@@ -158,7 +160,7 @@ class Prediction:
     """
 
     z: np.ndarray
-    z_cov: np.ndarray
+    z_cov: np.ndarray | None
     outputs: dict[str, OutputPrediction]
     chi2: dict[str, np.ndarray]
     n_used: dict[str, np.ndarray]
@@ -348,15 +350,16 @@ def _outputs(z, cov, out_params, out_tr, out_full):
     return tuple(outs)
 
 
-@partial(jax.jit, static_argnames=("spectra", "out_tr", "out_full", "n_refine"))
+@partial(jax.jit, static_argnames=("spectra", "out_tr", "out_full", "n_refine", "want_cov"))
 def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spectra, out_tr,
-                  out_full, n_refine):
+                  out_full, n_refine, want_cov):
     """Everything for one block of objects when every input transform is linear.
 
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
     scale, ln scatter or None), ``packed_t[k]`` = ``packed_outer(W_k).T``
     (P(P+1)/2, D_k) in the dtype its Gram product runs in. Returns latents, their
-    covariances, chi^2 and observed counts per input, and the outputs in model units.
+    covariances (``None`` unless ``want_cov``), chi^2 and observed counts per input, and
+    the outputs in model units.
     """
     data = [_prepare(*r, *c, sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     n, p = data[0][0].shape[0], prec.shape[0]
@@ -369,13 +372,15 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
                                    precision=jax.lax.Precision.HIGHEST,
                                    preferred_element_type=pk.dtype)
         grams.append(gram.astype(prec.dtype)[:, idx])
-        g = g + (w * y) @ wk
+        # the right-hand side in the Gram dtype too: the refinement below corrects both
+        g = g + jnp.matmul((w * y).astype(pk.dtype), wk.astype(pk.dtype),
+                           precision=jax.lax.Precision.HIGHEST).astype(prec.dtype)
     c = jnp.linalg.cholesky(prec + sum(grams))
     z = _cho_solve(c, g)
     resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
     chi = [jnp.sum(w * r**2, axis=1) for r, (_, w) in zip(resid, data, strict=True)]
-    for _ in range(n_refine):
-        # one step of iterative refinement: float64 residual of the exact equations,
+    for it in range(n_refine):
+        # iterative refinement: float64 residual of the exact normal equations
         # (Lambda + sum_k W_k^T diag(w) W_k) z = Lambda mu + sum_k W_k^T diag(w) y
         grads = [(w * r) @ wk for wk, r, (_, w) in zip(in_w, resid, data, strict=True)]
         dz = _cho_solve(c, shift - z @ prec + sum(grads))
@@ -384,11 +389,24 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
         # |y - W(z + dz)|^2_w = |y - W z|^2_w - 2 dz.W^T w (y - W z) + dz^T (W^T w W) dz
         chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.einsum("np,npq,nq->n", dz, hk, dz)
                for ck, gk, hk in zip(chi, grads, grams, strict=True)]
-        if _ < n_refine - 1:
+        if it < n_refine - 1:
             resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
-    cov = _cho_inverse(c)
     used = tuple(jnp.sum(w > 0, axis=1) for _, w in data)
-    return z, cov, tuple(chi), used, _outputs(z, cov, out_params, out_tr, out_full)
+    # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
+    cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
+                                                                          strict=True)]
+    cov = _cho_inverse(c) if want_cov or not all(cheap) else None
+    outs = []
+    for tr, pa, full, ch in zip(out_tr, out_params, out_full, cheap, strict=True):
+        vals = tr.apply(pa, z)
+        if ch:
+            v = jax.scipy.linalg.solve_triangular(
+                c, jnp.broadcast_to(pa["W"].T, (n,) + pa["W"].T.shape), lower=True)
+            fc = jnp.einsum("npm,npk->nmk", v, v)
+            outs.append((vals, jnp.diagonal(fc, axis1=1, axis2=2), fc))
+        else:
+            outs.append(_outputs(z, cov, (pa,), (tr,), (full,))[0])
+    return z, (cov if want_cov else None), tuple(chi), used, tuple(outs)
 
 
 @partial(jax.jit, static_argnames=("out_tr", "out_full"))
@@ -399,6 +417,29 @@ def _outputs_block(z, cov, out_params, *, out_tr, out_full):
 @partial(jax.jit, static_argnames=("spectrum",))
 def _prepare_block(values, errors, missing, center, scale, ln_scatter, spectrum):
     return _prepare(values, errors, missing, center, scale, ln_scatter, spectrum)
+
+
+_BLAS_CONTROLLER: Any = None
+
+
+def single_threaded_blas() -> Any:
+    """A context in which OpenBLAS (which JAX's CPU LAPACK kernels — Cholesky, triangular
+    solves — call once per small matrix of a batch) runs single-threaded.
+
+    Its threads help nothing at P x P = 48 x 48 and, when the cores are busy, their
+    spin-waiting made a batch of 1,024 Cholesky inverses 50-100x slower (8 s instead of
+    0.1 s) on the 2-core development machine. XLA's own matrix products are unaffected.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it the work is the same, only slower
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        import scipy.linalg.cython_lapack  # noqa: F401  (what JAX loads on first use)
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _padded_rows(n: int, chunk: int) -> int:
@@ -423,11 +464,14 @@ class BlockPredictor:
         inputs, outputs: resolved output names (see :func:`predict`).
         prior: latent prior (default: the model's).
         precision: ``"auto"`` / ``"float32"`` / ``"float64"`` (:func:`resolve_precision`).
+        want_cov: compute the (n, P, P) latent covariances ``Prediction.z_cov`` (``False``:
+            ``z_cov`` is ``None``; the outputs' covariances are computed either way).
     """
 
     def __init__(self, model: LuxModel, inputs: Sequence[str], outputs: Sequence[str],
-                 prior: str | None = None, precision: str = "auto"):
+                 prior: str | None = None, precision: str = "auto", want_cov: bool = True):
         self.model = model
+        self.want_cov = want_cov
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self.precision = resolve_precision(precision)
@@ -472,6 +516,11 @@ class BlockPredictor:
 
     def run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
             chunk: int | None = None) -> Prediction:
+        with single_threaded_blas():
+            return self._run(raws, ids, chunk)
+
+    def _run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
+             chunk: int | None = None) -> Prediction:
         """Predict one block from ``{input: (values, errors, missing or None)}``.
 
         Values and errors are raw arrays (n, D_k) in natural units (float32 from a file
@@ -490,7 +539,7 @@ class BlockPredictor:
             z, cov, chi, used, outs = _linear_block(
                 in_w, self._packed_t, padded, consts, self.prec, self.mean,
                 self._out_params, spectra=self._spectra, out_tr=self._out_tr,
-                out_full=self._out_full, n_refine=n_refine)
+                out_full=self._out_full, n_refine=n_refine, want_cov=self.want_cov)
         else:  # nonlinear transforms: Gauss-Newton (solve_latents)
             data = {k: _prepare_block(*r, *c, sp) for k, r, c, sp
                     in zip(self.inputs, padded, consts, self._spectra, strict=True)}
@@ -503,6 +552,8 @@ class BlockPredictor:
                 used.append(jnp.sum(w > 0, axis=1))
             outs = _outputs_block(z, cov, self._out_params, out_tr=self._out_tr,
                                   out_full=self._out_full)
+            if not self.want_cov:
+                cov = None
         z, cov, chi, used, outs = jax.device_get((z, cov, chi, used, outs))
         chi2, n_used = {}, {}
         for k, c, u in zip(self.inputs, chi, used, strict=True):
@@ -513,8 +564,9 @@ class BlockPredictor:
         preds = {k: _natural_output(self.model, k, v[:n], fv[:n],
                                     None if fc is None else fc[:n])
                  for k, (v, fv, fc) in zip(self.outputs, outs, strict=True)}
-        return Prediction(z=np.asarray(z[:n]), z_cov=np.asarray(cov[:n]), outputs=preds,
-                          chi2=chi2, n_used=n_used, inputs=self.inputs, ids=ids)
+        return Prediction(z=np.asarray(z[:n]), z_cov=None if cov is None else cov[:n],
+                          outputs=preds, chi2=chi2, n_used=n_used, inputs=self.inputs,
+                          ids=ids)
 
 
 def _pad_raw(raw: Raw, m: int) -> Raw:
@@ -579,7 +631,8 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
     if ids is None and all(p.ids is not None for p in parts):
         ids = cat([p.ids for p in parts])
     return Prediction(
-        z=cat([p.z for p in parts]), z_cov=cat([p.z_cov for p in parts]), outputs=outputs,
+        z=cat([p.z for p in parts]), outputs=outputs,
+        z_cov=None if first.z_cov is None else cat([p.z_cov for p in parts]),
         chi2={k: cat([p.chi2[k] for p in parts]) for k in first.chi2},
         n_used={k: cat([p.n_used[k] for p in parts]) for k in first.n_used},
         inputs=first.inputs, ids=ids)

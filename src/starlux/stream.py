@@ -348,7 +348,7 @@ def _predict_block_task(model: LuxModel, token: tuple, path: str, i: int, rows: 
         if len(_WORKER_PREDICTORS) > 4:
             _WORKER_PREDICTORS.clear()
         bp = _WORKER_PREDICTORS[token] = BlockPredictor(
-            model, inputs, outputs, prior=prior, precision=precision)
+            model, inputs, outputs, prior=prior, precision=precision, want_cov=False)
     raws, ids = _read_rows(Path(path), rows, chunk_size, model, inputs, bp)
     return i, _block_arrays(bp.run(raws, ids=ids, chunk=chunk_size))
 
@@ -444,7 +444,8 @@ def predict_file(
                                    precision, data_path, todo, rows_of, chunk_size,
                                    finished, max_in_flight)
         elif todo:
-            bp = BlockPredictor(model, inputs, outputs, prior=prior, precision=precision)
+            bp = BlockPredictor(model, inputs, outputs, prior=prior, precision=precision,
+                                want_cov=False)
             for i, raws, ids in _prefetch(data_path, model, inputs, bp, todo, rows_of,
                                           chunk_size, n):
                 finished(i, _block_arrays(bp.run(raws, ids=ids, chunk=chunk_size)))
