@@ -481,6 +481,8 @@ class BlockPredictor:
         self.linear = all(isinstance(model.specs[k].transform, LinearTransform)
                           for k in self.inputs)
         self.gram_dtypes = {k: _gram_dtype(precision, model.specs[k].dim) for k in self.inputs}
+        # one float64 refinement step makes float32 Gram products exact for the latents
+        self.n_refine = int(any(d == jnp.float32 for d in self.gram_dtypes.values()))
         self._packed_t = None
         if self.linear:
             self._packed_t = tuple(
@@ -535,11 +537,10 @@ class BlockPredictor:
         consts = tuple(self._consts[k] for k in self.inputs)
         if self.linear:
             in_w = tuple(self.params[k]["W"] for k in self.inputs)
-            n_refine = int(any(d == jnp.float32 for d in self.gram_dtypes.values()))
             z, cov, chi, used, outs = _linear_block(
                 in_w, self._packed_t, padded, consts, self.prec, self.mean,
                 self._out_params, spectra=self._spectra, out_tr=self._out_tr,
-                out_full=self._out_full, n_refine=n_refine, want_cov=self.want_cov)
+                out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov)
         else:  # nonlinear transforms: Gauss-Newton (solve_latents)
             data = {k: _prepare_block(*r, *c, sp) for k, r, c, sp
                     in zip(self.inputs, padded, consts, self._spectra, strict=True)}
