@@ -15,6 +15,7 @@ is added in quadrature (kept separately in :class:`OutputPrediction`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,12 +25,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import DataError, Dataset, Output
-from .linalg import cho_solve_batched, inv_spd_batched
+from .data import LARGE_ERROR, MIN_FLUX_IVAR, DataError, Dataset, Output
+from .linalg import cho_solve_batched, inv_spd_batched, packed_outer
 from .model import LuxModel, OutputSpec
+from .transforms import LinearTransform
 
 __all__ = ["Prediction", "OutputPrediction", "predict", "infer_latents", "prepare_output",
-           "Prepared", "solve_latents", "effective_weights"]
+           "Prepared", "solve_latents", "effective_weights", "BlockPredictor",
+           "concat_predictions", "resolve_precision", "PRECISIONS"]
 
 
 @dataclass
@@ -147,7 +150,8 @@ class Prediction:
     """Result of :func:`predict`.
 
     Attributes:
-        z: (N, P) inferred latents; z_cov: (N, P, P) their posterior covariance.
+        z: (N, P) inferred latents; z_cov: (N, P, P) their posterior covariance (``None``
+            from :func:`starlux.stream.predict_file`, which does not keep it).
         outputs: per predicted output, an :class:`OutputPrediction`.
         chi2: per input output, (N,) reduced chi^2 (chi^2 / number of observed
             entries, with the model's extra scatter included).
@@ -156,7 +160,7 @@ class Prediction:
     """
 
     z: np.ndarray
-    z_cov: np.ndarray
+    z_cov: np.ndarray | None
     outputs: dict[str, OutputPrediction]
     chi2: dict[str, np.ndarray]
     n_used: dict[str, np.ndarray]
@@ -209,11 +213,48 @@ def _resolve_io(model: LuxModel, dataset: Dataset, inputs: Sequence[str] | None,
 
 def infer_latents(model: LuxModel, dataset: Dataset, inputs: Sequence[str] | None = None,
                   prior: str | None = None, chunk_size: int | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  precision: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """(N, P) latents and (N, P, P) covariance from the given input outputs."""
     pred = predict(model, dataset, inputs=inputs, outputs=[], prior=prior,
-                   chunk_size=chunk_size)
+                   chunk_size=chunk_size, precision=precision)
     return pred.z, pred.z_cov
+
+
+PRECISIONS = ("auto", "float64", "float32")
+"""Choices for ``precision`` in :func:`predict` (see :func:`resolve_precision`)."""
+
+
+def resolve_precision(precision: str | None) -> str:
+    """Check a ``precision`` argument (``"auto"``, ``"float64"``, ``"float32"``).
+
+    It sets the dtype of the per-object Gram products ``sum_d w_nd b_d b_d^T`` (an
+    (N, L) x (L, P(P+1)/2) matrix product), which are nearly all the work of inference.
+    With ``"float32"`` they run in single precision; everything else (right-hand sides,
+    the P x P Cholesky solves, chi^2, outputs) stays in float64, and one step of
+    iterative refinement with float64 residuals makes the latents and predicted values
+    agree with ``"float64"`` to ~1e-9 of their errors. Only the covariances keep the
+    float32 rounding (~1e-6 relative, far below anything that matters for an error).
+    ``"auto"`` (the default) uses float32 for inputs of at least
+    :data:`AUTO_FLOAT32_MIN_DIM` dimensions (spectra) and float64 for the others
+    (labels, where float32 saves nothing); measurements in ``benchmarks/README.md``.
+    """
+    p = "auto" if precision is None else str(precision)
+    if p not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return p
+
+
+AUTO_FLOAT32_MIN_DIM = 512
+"""With ``precision="auto"``, inputs with at least this many dimensions (spectra) get
+float32 Gram products; smaller ones (labels), where there is nothing to gain, float64."""
+
+
+def _gram_dtype(precision: str, dim: int) -> Any:
+    p = "auto" if precision is None else str(precision)
+    resolve_precision(p)
+    if p == "float32" or (p == "auto" and dim >= AUTO_FLOAT32_MIN_DIM):
+        return jnp.float32
+    return jnp.float64
 
 
 def predict(
@@ -223,6 +264,7 @@ def predict(
     outputs: Sequence[str] | None = None,
     prior: str | None = None,
     chunk_size: int | None = None,
+    precision: str = "auto",
 ) -> Prediction:
     """Infer latents from ``inputs`` (default: the spectra) and predict ``outputs``.
 
@@ -234,57 +276,329 @@ def predict(
             not used as inputs).
         prior: latent prior at inference (default: the model's ``config.prior``).
         chunk_size: objects per block (bounds memory).
+        precision: ``"auto"`` / ``"float32"`` / ``"float64"``, see
+            :func:`resolve_precision`.
+
+    For files larger than memory use :func:`starlux.stream.predict_file`, which runs
+    the same per-block computation (:class:`BlockPredictor`).
     """
     inputs, outputs = _resolve_io(model, dataset, inputs, outputs)
     chunk = chunk_size or model.config.chunk_size
-    data, used = {}, {}
-    for k in inputs:
-        prep = prepare_output(dataset[k], model.specs[k])
-        ln_s = model.ln_scatter.get(k)
-        w = prep.ivar if ln_s is None else effective_weights(prep.ivar, ln_s)
-        data[k] = (prep.y, w)
-        used[k] = np.asarray(jnp.sum(prep.ivar > 0, axis=1))
-    params = {k: {a: jnp.asarray(v) for a, v in model.params[k].items()} for k in model.specs}
-    prec, mean = prior_terms(model, prior)
-    z, cov = solve_latents(model.specs, params, data, prec, mean, chunk_size=chunk,
-                           want_cov=True)
-    chi2 = {}
-    for k in inputs:
-        y, w = data[k]
-        model_k = model.specs[k].transform.apply(params[k], z)
-        chi = np.asarray(jnp.sum(w * (y - model_k) ** 2, axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            chi2[k] = np.where(used[k] > 0, chi / np.maximum(used[k], 1), np.nan)
-    preds = {k: _predict_output(model, k, params[k], z, cov, chunk) for k in outputs}
-    return Prediction(z=np.asarray(z), z_cov=np.asarray(cov), outputs=preds, chi2=chi2,
-                      n_used=used, inputs=tuple(inputs), ids=dataset.ids)
+    if chunk < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk}")
+    bp = BlockPredictor(model, inputs, outputs, prior=prior, precision=precision)
+    parts = [bp.predict_dataset_rows(dataset, slice(a, min(a + chunk, dataset.n)), chunk)
+             for a in range(0, dataset.n, chunk)]
+    if not parts:  # no objects: run one empty block for the shapes
+        parts = [bp.predict_dataset_rows(dataset, slice(0, 0), chunk)]
+    return concat_predictions(parts, ids=dataset.ids)
 
 
-def _predict_output(model: LuxModel, name: str, params: dict[str, jax.Array], z: jax.Array,
-                    cov: jax.Array, chunk: int) -> OutputPrediction:
-    spec = model.specs[name]
-    tr = spec.transform
-    vals, fvar, fcov = [], [], []
-    full_cov = spec.kind == "label"
-    for a in range(0, z.shape[0], chunk):
-        zc, cc = z[a:a + chunk], cov[a:a + chunk]
-        vals.append(np.asarray(tr.apply(params, zc)))
-        if full_cov:
-            c = tr.propagate(params, zc, cc, full=True)
-            fcov.append(np.asarray(c))
-            fvar.append(np.asarray(jnp.diagonal(c, axis1=1, axis2=2)))
+# --- per-block prediction ------------------------------------------------------------
+
+
+def _unpack_index(p: int) -> np.ndarray:
+    """(P, P) positions of each entry in the packed upper triangle (row-major triu)."""
+    i, j = np.triu_indices(p)
+    idx = np.empty((p, p), dtype=np.int32)
+    idx[i, j] = np.arange(i.size)
+    idx[j, i] = np.arange(i.size)
+    return idx
+
+
+def _cho_solve(c: jax.Array, rhs: jax.Array) -> jax.Array:
+    y = jax.scipy.linalg.solve_triangular(c, rhs[..., None], lower=True)
+    return jax.scipy.linalg.solve_triangular(jnp.swapaxes(c, -1, -2), y, lower=False)[..., 0]
+
+
+def _cho_inverse(c: jax.Array) -> jax.Array:
+    eye = jnp.broadcast_to(jnp.eye(c.shape[-1], dtype=c.dtype), c.shape)
+    ci = jax.scipy.linalg.solve_triangular(c, eye, lower=True)
+    return jnp.swapaxes(ci, -1, -2) @ ci
+
+
+def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum):
+    """Values and weights in model units for one block: :func:`prepare_output` followed by
+    :func:`effective_weights`. With ``missing=None`` the missing-entry rules of
+    :meth:`starlux.data.Output.create` are applied here to raw (float32 or float64)
+    arrays, in the same pass."""
+    v = values.astype(jnp.float64)
+    e = errors.astype(jnp.float64)
+    inv = 1.0 / e**2
+    if missing is None:
+        missing = (~jnp.isfinite(v)) | (~jnp.isfinite(e)) | (e <= 0) | (e >= LARGE_ERROR)
+        if spectrum:
+            missing = missing | (v == 0) | (inv < MIN_FLUX_IVAR)
+    ivar = jnp.where(missing, 0.0, inv)
+    y = (jnp.where(missing, 0.0, v) - center) / scale
+    w = ivar * scale**2
+    y = jnp.where(w > 0, y, 0.0)
+    if ln_scatter is not None:
+        w = effective_weights(w, ln_scatter)
+    return y, w
+
+
+def _outputs(z, cov, out_params, out_tr, out_full):
+    outs = []
+    for tr, pa, full in zip(out_tr, out_params, out_full, strict=True):
+        vals = tr.apply(pa, z)
+        if full:
+            fc = tr.propagate(pa, z, cov, full=True)
+            outs.append((vals, jnp.diagonal(fc, axis1=1, axis2=2), fc))
         else:
-            fvar.append(np.asarray(tr.propagate(params, zc, cc)))
+            outs.append((vals, tr.propagate(pa, z, cov), None))
+    return tuple(outs)
+
+
+@partial(jax.jit, static_argnames=("spectra", "out_tr", "out_full", "n_refine", "want_cov"))
+def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spectra, out_tr,
+                  out_full, n_refine, want_cov):
+    """Everything for one block of objects when every input transform is linear.
+
+    ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
+    scale, ln scatter or None), ``packed_t[k]`` = ``packed_outer(W_k).T``
+    (P(P+1)/2, D_k) in the dtype its Gram product runs in. Returns latents, their
+    covariances (``None`` unless ``want_cov``), chi^2 and observed counts per input, and
+    the outputs in model units.
+    """
+    data = [_prepare(*r, *c, sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
+    n, p = data[0][0].shape[0], prec.shape[0]
+    idx = _unpack_index(p)
+    shift = prec @ mean
+    grams = []
+    g = jnp.broadcast_to(shift, (n, p))
+    for wk, pk, (y, w) in zip(in_w, packed_t, data, strict=True):
+        gram = jax.lax.dot_general(w.astype(pk.dtype), pk, (((1,), (1,)), ((), ())),
+                                   precision=jax.lax.Precision.HIGHEST,
+                                   preferred_element_type=pk.dtype)
+        grams.append(gram.astype(prec.dtype)[:, idx])
+        # the right-hand side in the Gram dtype too: the refinement below corrects both
+        g = g + jnp.matmul((w * y).astype(pk.dtype), wk.astype(pk.dtype),
+                           precision=jax.lax.Precision.HIGHEST).astype(prec.dtype)
+    c = jnp.linalg.cholesky(prec + sum(grams))
+    z = _cho_solve(c, g)
+    resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
+    chi = [jnp.sum(w * r**2, axis=1) for r, (_, w) in zip(resid, data, strict=True)]
+    for it in range(n_refine):
+        # iterative refinement: float64 residual of the exact normal equations
+        # (Lambda + sum_k W_k^T diag(w) W_k) z = Lambda mu + sum_k W_k^T diag(w) y
+        grads = [(w * r) @ wk for wk, r, (_, w) in zip(in_w, resid, data, strict=True)]
+        dz = _cho_solve(c, shift - z @ prec + sum(grads))
+        z = z + dz
+        # chi^2 at the refined z without another pass over the data:
+        # |y - W(z + dz)|^2_w = |y - W z|^2_w - 2 dz.W^T w (y - W z) + dz^T (W^T w W) dz
+        chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.einsum("np,npq,nq->n", dz, hk, dz)
+               for ck, gk, hk in zip(chi, grads, grams, strict=True)]
+        if it < n_refine - 1:
+            resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
+    used = tuple(jnp.sum(w > 0, axis=1) for _, w in data)
+    # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
+    cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
+                                                                          strict=True)]
+    cov = _cho_inverse(c) if want_cov or not all(cheap) else None
+    outs = []
+    for tr, pa, full, ch in zip(out_tr, out_params, out_full, cheap, strict=True):
+        vals = tr.apply(pa, z)
+        if ch:
+            v = jax.scipy.linalg.solve_triangular(
+                c, jnp.broadcast_to(pa["W"].T, (n,) + pa["W"].T.shape), lower=True)
+            fc = jnp.einsum("npm,npk->nmk", v, v)
+            outs.append((vals, jnp.diagonal(fc, axis1=1, axis2=2), fc))
+        else:
+            outs.append(_outputs(z, cov, (pa,), (tr,), (full,))[0])
+    return z, (cov if want_cov else None), tuple(chi), used, tuple(outs)
+
+
+@partial(jax.jit, static_argnames=("out_tr", "out_full"))
+def _outputs_block(z, cov, out_params, *, out_tr, out_full):
+    return _outputs(z, cov, out_params, out_tr, out_full)
+
+
+@partial(jax.jit, static_argnames=("spectrum",))
+def _prepare_block(values, errors, missing, center, scale, ln_scatter, spectrum):
+    return _prepare(values, errors, missing, center, scale, ln_scatter, spectrum)
+
+
+_BLAS_CONTROLLER: Any = None
+
+
+def single_threaded_blas() -> Any:
+    """A context in which OpenBLAS (which JAX's CPU LAPACK kernels — Cholesky, triangular
+    solves — call once per small matrix of a batch) runs single-threaded.
+
+    Its threads help nothing at P x P = 48 x 48 and, when the cores are busy, their
+    spin-waiting made a batch of 1,024 Cholesky inverses 50-100x slower (8 s instead of
+    0.1 s) on the 2-core development machine. XLA's own matrix products are unaffected.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it the work is the same, only slower
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        import scipy.linalg.cython_lapack  # noqa: F401  (what JAX loads on first use)
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _padded_rows(n: int, chunk: int) -> int:
+    """Rows a block of ``n`` objects is padded to (fewer distinct shapes to compile)."""
+    if n >= chunk:
+        return n
+    return min(chunk, max(8, 1 << max(n - 1, 0).bit_length()))
+
+
+Raw = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+"""One input for one block: (values, errors, missing mask or None to apply the rules)."""
+
+
+class BlockPredictor:
+    """The per-block prediction of one model with fixed inputs, outputs, prior and
+    precision. Built once and applied to any number of blocks of objects (the model's
+    constants stay on the JAX device); :func:`predict` and
+    :func:`starlux.stream.predict_file` both use it, serially or on Dask workers.
+
+    Args:
+        model: the trained model.
+        inputs, outputs: resolved output names (see :func:`predict`).
+        prior: latent prior (default: the model's).
+        precision: ``"auto"`` / ``"float32"`` / ``"float64"`` (:func:`resolve_precision`).
+        want_cov: compute the (n, P, P) latent covariances ``Prediction.z_cov`` (``False``:
+            ``z_cov`` is ``None``; the outputs' covariances are computed either way).
+    """
+
+    def __init__(self, model: LuxModel, inputs: Sequence[str], outputs: Sequence[str],
+                 prior: str | None = None, precision: str = "auto", want_cov: bool = True):
+        self.model = model
+        self.want_cov = want_cov
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.precision = resolve_precision(precision)
+        self.params = {k: {a: jnp.asarray(v) for a, v in model.params[k].items()}
+                       for k in model.specs}
+        self.prec, self.mean = prior_terms(model, prior)
+        self.linear = all(isinstance(model.specs[k].transform, LinearTransform)
+                          for k in self.inputs)
+        self.gram_dtypes = {k: _gram_dtype(precision, model.specs[k].dim) for k in self.inputs}
+        # one float64 refinement step makes float32 Gram products exact for the latents
+        self.n_refine = int(any(d == jnp.float32 for d in self.gram_dtypes.values()))
+        self._packed_t = None
+        if self.linear:
+            self._packed_t = tuple(
+                packed_outer(self.params[k]["W"]).T.astype(self.gram_dtypes[k])
+                for k in self.inputs)
+        self._consts = {}
+        for k in self.inputs:
+            spec = model.specs[k]
+            ln_s = model.ln_scatter.get(k)
+            self._consts[k] = (jnp.asarray(spec.center, dtype=jnp.float64),
+                               jnp.asarray(spec.scale, dtype=jnp.float64),
+                               None if ln_s is None else jnp.asarray(ln_s, dtype=jnp.float64))
+        self._spectra = tuple(model.specs[k].kind != "label" for k in self.inputs)
+        self._out_tr = tuple(model.specs[k].transform for k in self.outputs)
+        self._out_full = tuple(model.specs[k].kind == "label" for k in self.outputs)
+        self._out_params = tuple(self.params[k] for k in self.outputs)
+
+    def raw_from_dataset(self, dataset: Dataset, rows: slice) -> dict[str, Raw]:
+        """``{input: (values, errors, missing)}`` for rows of an in-memory dataset
+        (label columns put in the model's order)."""
+        raws = {}
+        for k in self.inputs:
+            o = dataset[k]
+            spec = self.model.specs[k]
+            if spec.kind == "label" and tuple(o.names) != spec.names:
+                o = o.select(spec.names)
+            raws[k] = (o.values[rows], o.errors[rows], o.missing[rows])
+        return raws
+
+    def predict_dataset_rows(self, dataset: Dataset, rows: slice, chunk: int) -> Prediction:
+        ids = None if dataset.ids is None else dataset.ids[rows]
+        return self.run(self.raw_from_dataset(dataset, rows), ids=ids, chunk=chunk)
+
+    def run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
+            chunk: int | None = None) -> Prediction:
+        with single_threaded_blas():
+            return self._run(raws, ids, chunk)
+
+    def _run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
+             chunk: int | None = None) -> Prediction:
+        """Predict one block from ``{input: (values, errors, missing or None)}``.
+
+        Values and errors are raw arrays (n, D_k) in natural units (float32 from a file
+        is fine); with ``missing=None`` the missing-entry rules of
+        :meth:`starlux.data.Output.create` are applied (identically). Label-kind inputs
+        must be in the model's column order. ``chunk``: rows the block is padded to
+        when shorter (so that the last block of a file reuses the compiled kernel).
+        """
+        n = next(iter(raws.values()))[0].shape[0]
+        m = _padded_rows(n, chunk or n)
+        padded = tuple(_pad_raw(raws[k], m) for k in self.inputs)
+        consts = tuple(self._consts[k] for k in self.inputs)
+        if self.linear:
+            in_w = tuple(self.params[k]["W"] for k in self.inputs)
+            z, cov, chi, used, outs = _linear_block(
+                in_w, self._packed_t, padded, consts, self.prec, self.mean,
+                self._out_params, spectra=self._spectra, out_tr=self._out_tr,
+                out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov)
+        else:  # nonlinear transforms: Gauss-Newton (solve_latents)
+            data = {k: _prepare_block(*r, *c, sp) for k, r, c, sp
+                    in zip(self.inputs, padded, consts, self._spectra, strict=True)}
+            z, cov = solve_latents(self.model.specs, self.params, data, self.prec, self.mean,
+                                   chunk_size=m, want_cov=True)
+            chi, used = [], []
+            for k, (y, w) in data.items():
+                model_k = self.model.specs[k].transform.apply(self.params[k], z)
+                chi.append(jnp.sum(w * (y - model_k) ** 2, axis=1))
+                used.append(jnp.sum(w > 0, axis=1))
+            outs = _outputs_block(z, cov, self._out_params, out_tr=self._out_tr,
+                                  out_full=self._out_full)
+            if not self.want_cov:
+                cov = None
+        z, cov, chi, used, outs = jax.device_get((z, cov, chi, used, outs))
+        chi2, n_used = {}, {}
+        for k, c, u in zip(self.inputs, chi, used, strict=True):
+            u = np.asarray(u[:n], dtype=np.int64)
+            n_used[k] = u
+            with np.errstate(invalid="ignore", divide="ignore"):
+                chi2[k] = np.where(u > 0, c[:n] / np.maximum(u, 1), np.nan)
+        preds = {k: _natural_output(self.model, k, v[:n], fv[:n],
+                                    None if fc is None else fc[:n])
+                 for k, (v, fv, fc) in zip(self.outputs, outs, strict=True)}
+        return Prediction(z=np.asarray(z[:n]), z_cov=None if cov is None else cov[:n],
+                          outputs=preds, chi2=chi2, n_used=n_used, inputs=self.inputs,
+                          ids=ids)
+
+
+def _pad_raw(raw: Raw, m: int) -> Raw:
+    """Pad a block to ``m`` rows with entries that are missing under every rule."""
+    values, errors, missing = raw
+    n = values.shape[0]
+    if n != m:
+        tail = (m - n,) + values.shape[1:]
+        values = np.concatenate([values, np.zeros(tail, dtype=values.dtype)])
+        errors = np.concatenate([errors, np.full(tail, np.inf, dtype=errors.dtype)])
+        if missing is not None:
+            missing = np.concatenate([missing, np.ones(tail, dtype=bool)])
+    return (jax.device_put(values), jax.device_put(errors),
+            None if missing is None else jax.device_put(missing))
+
+
+def _natural_output(model: LuxModel, name: str, vals: np.ndarray, fvar: np.ndarray,
+                    fcov: np.ndarray | None) -> OutputPrediction:
+    """Model-unit predictions of one output -> :class:`OutputPrediction` (natural units,
+    model error added)."""
+    spec = model.specs[name]
     scale = spec.scale
-    values = np.concatenate(vals) * scale + spec.center
-    fisher_var = np.concatenate(fvar) * scale**2
+    values = np.asarray(vals) * scale + spec.center
+    fisher_var = np.asarray(fvar) * scale**2
     model_err = model.model_error.get(name, np.zeros(spec.dim))
     if spec.has_scatter and name in model.ln_scatter and name not in model.model_error:
         # a predicted spectrum's error includes the fitted per-pixel scatter
         model_err = np.exp(model.ln_scatter[name]) * scale
     cov_out = None
-    if full_cov:
-        cov_out = np.concatenate(fcov) * np.outer(scale, scale)
+    if fcov is not None:
+        cov_out = np.asarray(fcov) * np.outer(scale, scale)
         cov_out = cov_out + np.diag(model_err**2)[None]
     return OutputPrediction(
         values=values,
@@ -295,3 +609,48 @@ def _predict_output(model: LuxModel, name: str, params: dict[str, jax.Array], z:
         names=spec.names,
         wavelength=spec.wavelength,
     )
+
+
+def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = None,
+                       ) -> Prediction:
+    """One :class:`Prediction` from consecutive blocks (``ids``: the whole set's ids)."""
+    first = parts[0]
+    if len(parts) == 1:
+        out = first
+        out.ids = ids if ids is not None else first.ids
+        return out
+    cat = np.concatenate
+    outputs = {}
+    for k, o in first.outputs.items():
+        outputs[k] = OutputPrediction(
+            values=cat([p.outputs[k].values for p in parts]),
+            errors=cat([p.outputs[k].errors for p in parts]),
+            fisher_errors=cat([p.outputs[k].fisher_errors for p in parts]),
+            model_error=o.model_error,
+            cov=None if o.cov is None else cat([p.outputs[k].cov for p in parts]),
+            names=o.names, wavelength=o.wavelength)
+    if ids is None and all(p.ids is not None for p in parts):
+        ids = cat([p.ids for p in parts])
+    return Prediction(
+        z=cat([p.z for p in parts]), outputs=outputs,
+        z_cov=None if first.z_cov is None else cat([p.z_cov for p in parts]),
+        chi2={k: cat([p.chi2[k] for p in parts]) for k in first.chi2},
+        n_used={k: cat([p.n_used[k] for p in parts]) for k in first.n_used},
+        inputs=first.inputs, ids=ids)
+
+
+def _predict_output(model: LuxModel, name: str, params: dict[str, jax.Array], z: jax.Array,
+                    cov: jax.Array, chunk: int) -> OutputPrediction:
+    """Predict output ``name`` from latents ``z`` (N, P) with covariance ``cov``."""
+    spec = model.specs[name]
+    full = spec.kind == "label"
+    vals, fvar, fcov = [], [], []
+    for a in range(0, z.shape[0], chunk):
+        ((v, fv, fc),) = jax.device_get(_outputs_block(
+            z[a:a + chunk], cov[a:a + chunk], (params,), out_tr=(spec.transform,),
+            out_full=(full,)))
+        vals.append(v)
+        fvar.append(fv)
+        fcov.append(fc)
+    return _natural_output(model, name, np.concatenate(vals), np.concatenate(fvar),
+                           np.concatenate(fcov) if full else None)

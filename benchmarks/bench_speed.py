@@ -1,0 +1,89 @@
+"""Core speed targets (issue 6): training and prediction at APOGEE size on this machine.
+
+Trains the default ``Lux(latents=48)`` on N = 5,000 synthetic stars x 7,514 pixels with
+M = 12 labels (5 % missing), then predicts 10,000 other stars from their spectra with
+the in-memory Python API, and prints a table: training seconds, prediction seconds
+(cold: including JAX compilation; warm: a second call), peak resident memory, and the
+label accuracy against the truth as a sanity check.
+
+Targets on the 2-core development machine: training <= 60 s, prediction of 10,000 stars
+<= 15 s, peak memory <= 4 GB.
+
+    python benchmarks/bench_speed.py            # the full-size benchmark
+    python benchmarks/bench_speed.py --quick    # 1,000 x 1,000 smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+
+import _common  # noqa: F401  (sys.path set-up)
+import numpy as np
+from _common import machine, peak_rss_mb, table
+from synthetic import make_arrays, make_truth
+
+from starlux import Dataset
+from starlux.model import Lux
+
+
+def _dataset(arr: dict, labels: bool) -> Dataset:
+    kw = dict(flux=arr["flux"], flux_err=arr["flux_err"], wavelength=arr["wavelength"],
+              ids=arr["id"])
+    if labels:
+        kw.update(label=arr["label"], label_err=arr["label_err"],
+                  label_names=arr["label_names"])
+    return Dataset.from_arrays(**kw)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n-train", type=int, default=5000)
+    ap.add_argument("--n-test", type=int, default=10000)
+    ap.add_argument("--pixels", type=int, default=7514)
+    ap.add_argument("--labels", type=int, default=12)
+    ap.add_argument("--latents", type=int, default=48)
+    ap.add_argument("--quick", action="store_true", help="1,000 x 1,000 pixels, P = 24")
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.n_train, args.n_test, args.pixels, args.latents = 1000, 2000, 1000, 24
+    print(machine())
+    truth = make_truth(args.pixels, args.labels, args.latents, seed=0)
+    train = _dataset(make_arrays(truth, args.n_train, seed=1), labels=True)
+    res: dict = {"n_train": args.n_train, "pixels": args.pixels, "M": args.labels,
+                 "P": args.latents}
+    t0 = time.perf_counter()
+    model = Lux(latents=args.latents, progress=args.progress).fit(train)
+    res["train_s"] = time.perf_counter() - t0
+    res["rss_train_mb"] = peak_rss_mb()
+    del train
+    gc.collect()
+    arr = make_arrays(truth, args.n_test, seed=2)
+    test = _dataset(arr, labels=False)
+    t0 = time.perf_counter()
+    pred = model.predict(test)
+    res["predict_cold_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.predict(test)
+    res["predict_warm_s"] = time.perf_counter() - t0
+    res["n_test"] = args.n_test
+    res["peak_rss_mb"] = peak_rss_mb()
+    resid = pred["label"].values - arr["label_true"]
+    res["z_rms"] = float(np.sqrt(np.mean((resid / pred["label"].errors) ** 2)))
+    names = list(pred["label"].names)
+    rmse = np.sqrt(np.mean(resid**2, axis=0))
+    print(table([res], [("n_train", "d"), ("pixels", "d"), ("M", "d"), ("P", "d"),
+                        ("train_s", ".1f"), ("n_test", "d"), ("predict_cold_s", ".1f"),
+                        ("predict_warm_s", ".1f"), ("peak_rss_mb", ".0f"),
+                        ("z_rms", ".2f")]))
+    print("targets: train_s <= 60, predict (10,000 stars) <= 15 s, peak RSS <= 4000 MB")
+    print("held-out RMSE vs truth: " + ", ".join(f"{n} {v:.3g}" for n, v in
+                                                  zip(names[:4], rmse[:4], strict=True))
+          + "  (z_rms: RMS of residual / reported error)")
+    return res
+
+
+if __name__ == "__main__":
+    main()
