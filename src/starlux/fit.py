@@ -33,6 +33,7 @@ from .infer import (
     Prepared,
     effective_weights,
     prepare_output,
+    single_threaded_blas,
     solve_latents,
 )
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
@@ -199,7 +200,8 @@ def fit_core(
                                                       precision=config.precision)
             record(f"agenda1[{it}] {k}|z", raw)
         z, _ = solve_latents(specs, params, raw, *zero_prior, z0=z, prox=config.prox,
-                             chunk_size=config.chunk_size)
+                             chunk_size=config.chunk_size,
+                             precision=config.precision)
         record(f"agenda1[{it}] z|maps", raw)
 
     ln_s = {}
@@ -215,7 +217,8 @@ def fit_core(
                                                       precision=config.precision)
         record(f"agenda2 {k}|z,s", data)
     z, _ = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
-                         prox=config.prox, chunk_size=config.chunk_size)
+                         prox=config.prox, chunk_size=config.chunk_size,
+                             precision=config.precision)
     record("agenda2 z|maps,s,reg", data)
     if config.refit_maps:
         for k in names:
@@ -333,6 +336,11 @@ REFERENCE_REG = 10.0
 
 def train(config: Lux, dataset: Dataset) -> LuxModel:
     """Train a Lux model; see the module docstring for the procedure."""
+    with single_threaded_blas():  # batched small LAPACK calls: OpenBLAS threads only hurt
+        return _train(config, dataset)
+
+
+def _train(config: Lux, dataset: Dataset) -> LuxModel:
     if dataset.n < 2:
         raise DataError(f"need at least 2 training objects, got {dataset.n}")
     specs = make_specs(dataset, config)

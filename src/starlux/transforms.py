@@ -165,7 +165,10 @@ class LinearTransform(Transform):
 
     def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                       cache: Any = None) -> tuple[jax.Array, jax.Array]:
-        h = gram_per_row(w, params["W"], cache)
+        if cache is not None and cache.dtype != w.dtype:  # low-precision Gram
+            h = gram_per_row(w.astype(cache.dtype), params["W"], cache).astype(w.dtype)
+        else:
+            h = gram_per_row(w, params["W"], cache)
         g = (w * y) @ params["W"]
         return h, g
 
