@@ -317,11 +317,13 @@ def _cho_inverse(c: jax.Array) -> jax.Array:
     return jnp.swapaxes(ci, -1, -2) @ ci
 
 
-def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum):
+def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum, identity=False):
     """Values and weights in model units for one block: :func:`prepare_output` followed by
     :func:`effective_weights`. With ``missing=None`` the missing-entry rules of
     :meth:`starlux.data.Output.create` are applied here to raw (float32 or float64)
-    arrays, in the same pass."""
+    arrays, in the same pass. ``identity``: the output's centre is 0 and scale 1 (as for
+    spectra), so the values are kept in their own dtype (exactly; half the memory
+    traffic for float32 data); the weights are always float64."""
     v = values.astype(jnp.float64)
     e = errors.astype(jnp.float64)
     inv = 1.0 / e**2
@@ -329,10 +331,12 @@ def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum):
         missing = (~jnp.isfinite(v)) | (~jnp.isfinite(e)) | (e <= 0) | (e >= LARGE_ERROR)
         if spectrum:
             missing = missing | (v == 0) | (inv < MIN_FLUX_IVAR)
-    ivar = jnp.where(missing, 0.0, inv)
-    y = (jnp.where(missing, 0.0, v) - center) / scale
-    w = ivar * scale**2
-    y = jnp.where(w > 0, y, 0.0)
+    w = jnp.where(missing, 0.0, inv) * scale**2
+    # w > 0 exactly where the entry is observed (1 / e^2 > 0 for e < 9999)
+    if identity:
+        y = jnp.where(w > 0, values, jnp.zeros((), values.dtype))
+    else:
+        y = jnp.where(w > 0, (v - center) / scale, 0.0)
     if ln_scatter is not None:
         w = effective_weights(w, ln_scatter)
     return y, w
@@ -372,7 +376,7 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
     covariances (``None`` unless ``want_cov``), chi^2 and observed counts per input, and
     the outputs in model units.
     """
-    data = [_prepare(*r, *c, sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
+    data = [_prepare(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     n, p = data[0][0].shape[0], prec.shape[0]
     idx = _unpack_index(p)
     shift = prec @ mean
@@ -409,8 +413,8 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
             resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
     # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
     # int64 array first, 10x slower)
-    used = tuple(_observed_count(r[0], r[1], r[2], sp) for r, sp in zip(raws, spectra,
-                                                                        strict=True))
+    used = tuple(_observed_count(r[0], r[1], r[2], sp[0]) for r, sp in zip(raws, spectra,
+                                                                           strict=True))
     # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
     cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
                                                                           strict=True)]
@@ -514,7 +518,11 @@ class BlockPredictor:
             self._consts[k] = (jnp.asarray(spec.center, dtype=jnp.float64),
                                jnp.asarray(spec.scale, dtype=jnp.float64),
                                None if ln_s is None else jnp.asarray(ln_s, dtype=jnp.float64))
-        self._spectra = tuple(model.specs[k].kind != "label" for k in self.inputs)
+        # per input: (spectrum-kind missing rules, centre 0 and scale 1)
+        self._spectra = tuple(
+            (model.specs[k].kind != "label",
+             bool(np.all(model.specs[k].center == 0) and np.all(model.specs[k].scale == 1)))
+            for k in self.inputs)
         self._out_tr = tuple(model.specs[k].transform for k in self.outputs)
         self._out_full = tuple(model.specs[k].kind == "label" for k in self.outputs)
         self._out_params = tuple(self.params[k] for k in self.outputs)
@@ -561,7 +569,7 @@ class BlockPredictor:
                 self._out_params, spectra=self._spectra, out_tr=self._out_tr,
                 out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov)
         else:  # nonlinear transforms: Gauss-Newton (solve_latents)
-            data = {k: _prepare_block(*r, *c, sp) for k, r, c, sp
+            data = {k: _prepare_block(*r, *c, sp[0]) for k, r, c, sp
                     in zip(self.inputs, padded, consts, self._spectra, strict=True)}
             z, cov = solve_latents(self.model.specs, self.params, data, self.prec, self.mean,
                                    chunk_size=m, want_cov=True)
