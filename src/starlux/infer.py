@@ -331,11 +331,13 @@ def _cho_inverse(c: jax.Array) -> jax.Array:
     return jnp.swapaxes(ci, -1, -2) @ ci
 
 
-def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum):
+def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum, identity=False):
     """Values and weights in model units for one block: :func:`prepare_output` followed by
     :func:`effective_weights`. With ``missing=None`` the missing-entry rules of
     :meth:`starlux.data.Output.create` are applied here to raw (float32 or float64)
-    arrays, in the same pass."""
+    arrays, in the same pass. ``identity``: the output's centre is 0 and scale 1 (as for
+    spectra), so the values are kept in their own dtype (exactly; half the memory
+    traffic for float32 data); the weights are always float64."""
     v = values.astype(jnp.float64)
     e = errors.astype(jnp.float64)
     inv = 1.0 / e**2
@@ -343,13 +345,26 @@ def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum):
         missing = (~jnp.isfinite(v)) | (~jnp.isfinite(e)) | (e <= 0) | (e >= LARGE_ERROR)
         if spectrum:
             missing = missing | (v == 0) | (inv < MIN_FLUX_IVAR)
-    ivar = jnp.where(missing, 0.0, inv)
-    y = (jnp.where(missing, 0.0, v) - center) / scale
-    w = ivar * scale**2
-    y = jnp.where(w > 0, y, 0.0)
+    w = jnp.where(missing, 0.0, inv) * scale**2
+    # w > 0 exactly where the entry is observed (1 / e^2 > 0 for e < 9999)
+    if identity:
+        y = jnp.where(w > 0, values, jnp.zeros((), values.dtype))
+    else:
+        y = jnp.where(w > 0, (v - center) / scale, 0.0)
     if ln_scatter is not None:
         w = effective_weights(w, ln_scatter)
     return y, w
+
+
+def _observed_count(values, errors, missing, spectrum):
+    """Observed entries per object, from the missing mask as in :func:`_prepare`."""
+    if missing is None:
+        v = values.astype(jnp.float64)
+        e = errors.astype(jnp.float64)
+        missing = (~jnp.isfinite(v)) | (~jnp.isfinite(e)) | (e <= 0) | (e >= LARGE_ERROR)
+        if spectrum:
+            missing = missing | (v == 0) | (1.0 / e**2 < MIN_FLUX_IVAR)
+    return values.shape[1] - jnp.sum(missing, axis=1, dtype=jnp.int32)
 
 
 def _outputs(z, cov, out_params, out_tr, out_full):
@@ -375,17 +390,18 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
     covariances (``None`` unless ``want_cov``), chi^2 and observed counts per input, and
     the outputs in model units.
     """
-    data = [_prepare(*r, *c, sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
+    data = [_prepare(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     n, p = data[0][0].shape[0], prec.shape[0]
     idx = _unpack_index(p)
     shift = prec @ mean
-    grams = []
+    packed, grams = [], []
     g = jnp.broadcast_to(shift, (n, p))
     for wk, pk, (y, w) in zip(in_w, packed_t, data, strict=True):
         gram = jax.lax.dot_general(w.astype(pk.dtype), pk, (((1,), (1,)), ((), ())),
                                    precision=jax.lax.Precision.HIGHEST,
-                                   preferred_element_type=pk.dtype)
-        grams.append(gram.astype(prec.dtype)[:, idx])
+                                   preferred_element_type=pk.dtype).astype(prec.dtype)
+        packed.append(gram)
+        grams.append(gram[:, idx])
         # the right-hand side in the Gram dtype too: the refinement below corrects both
         g = g + jnp.matmul((w * y).astype(pk.dtype), wk.astype(pk.dtype),
                            precision=jax.lax.Precision.HIGHEST).astype(prec.dtype)
@@ -393,6 +409,8 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
     z = _cho_solve(c, g)
     resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
     chi = [jnp.sum(w * r**2, axis=1) for r, (_, w) in zip(resid, data, strict=True)]
+    iu, ju = np.triu_indices(p)
+    twice = np.where(iu == ju, 1.0, 2.0)
     for it in range(n_refine):
         # iterative refinement: float64 residual of the exact normal equations
         # (Lambda + sum_k W_k^T diag(w) W_k) z = Lambda mu + sum_k W_k^T diag(w) y
@@ -400,12 +418,17 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
         dz = _cho_solve(c, shift - z @ prec + sum(grads))
         z = z + dz
         # chi^2 at the refined z without another pass over the data:
-        # |y - W(z + dz)|^2_w = |y - W z|^2_w - 2 dz.W^T w (y - W z) + dz^T (W^T w W) dz
-        chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.einsum("np,npq,nq->n", dz, hk, dz)
-               for ck, gk, hk in zip(chi, grads, grams, strict=True)]
+        # |y - W(z + dz)|^2_w = |y - W z|^2_w - 2 dz.W^T w (y - W z) + dz^T (W^T w W) dz,
+        # the last term from the packed Gram triangle
+        dz2 = dz[:, iu] * dz[:, ju] * twice
+        chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.sum(pk * dz2, axis=1)
+               for ck, gk, pk in zip(chi, grads, packed, strict=True)]
         if it < n_refine - 1:
             resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
-    used = tuple(jnp.sum(w > 0, axis=1) for _, w in data)
+    # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
+    # int64 array first, 10x slower)
+    used = tuple(_observed_count(r[0], r[1], r[2], sp[0]) for r, sp in zip(raws, spectra,
+                                                                           strict=True))
     # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
     cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
                                                                           strict=True)]
@@ -509,7 +532,11 @@ class BlockPredictor:
             self._consts[k] = (jnp.asarray(spec.center, dtype=jnp.float64),
                                jnp.asarray(spec.scale, dtype=jnp.float64),
                                None if ln_s is None else jnp.asarray(ln_s, dtype=jnp.float64))
-        self._spectra = tuple(model.specs[k].kind != "label" for k in self.inputs)
+        # per input: (spectrum-kind missing rules, centre 0 and scale 1)
+        self._spectra = tuple(
+            (model.specs[k].kind != "label",
+             bool(np.all(model.specs[k].center == 0) and np.all(model.specs[k].scale == 1)))
+            for k in self.inputs)
         self._out_tr = tuple(model.specs[k].transform for k in self.outputs)
         self._out_full = tuple(model.specs[k].kind == "label" for k in self.outputs)
         self._out_params = tuple(self.params[k] for k in self.outputs)
@@ -556,7 +583,7 @@ class BlockPredictor:
                 self._out_params, spectra=self._spectra, out_tr=self._out_tr,
                 out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov)
         else:  # nonlinear transforms: Gauss-Newton (solve_latents)
-            data = {k: _prepare_block(*r, *c, sp) for k, r, c, sp
+            data = {k: _prepare_block(*r, *c, sp[0]) for k, r, c, sp
                     in zip(self.inputs, padded, consts, self._spectra, strict=True)}
             z, cov = solve_latents(self.model.specs, self.params, data, self.prec, self.mean,
                                    chunk_size=m, want_cov=True)
@@ -584,16 +611,30 @@ class BlockPredictor:
                           ids=ids)
 
 
+def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 64) -> np.ndarray:
+    """An uninitialised array whose data start on an ``align``-byte boundary: JAX's CPU
+    backend then uses it in place instead of copying it (saves a copy per block)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + align, dtype=np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
 def _pad_raw(raw: Raw, m: int) -> Raw:
     """Pad a block to ``m`` rows with entries that are missing under every rule."""
     values, errors, missing = raw
     n = values.shape[0]
     if n != m:
-        tail = (m - n,) + values.shape[1:]
-        values = np.concatenate([values, np.zeros(tail, dtype=values.dtype)])
-        errors = np.concatenate([errors, np.full(tail, np.inf, dtype=errors.dtype)])
+        def pad(a: np.ndarray, fill: Any) -> np.ndarray:
+            out = aligned_empty((m,) + a.shape[1:], a.dtype)
+            out[:n] = a
+            out[n:] = fill
+            return out
+
+        values, errors = pad(values, 0), pad(errors, np.inf)
         if missing is not None:
-            missing = np.concatenate([missing, np.ones(tail, dtype=bool)])
+            missing = pad(missing, True)
     return (jax.device_put(values), jax.device_put(errors),
             None if missing is None else jax.device_put(missing))
 

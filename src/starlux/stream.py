@@ -49,7 +49,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data import DataError, Dataset
-from .infer import BlockPredictor, Prediction, _resolve_io, resolve_precision
+from .infer import BlockPredictor, Prediction, _resolve_io, aligned_empty, resolve_precision
 from .io.chunked import dataset_info, iter_dataset_chunks
 from .io.datasets import FileFormatError, atomic_path, decode_strings
 from .io.predictions import prediction_arrays
@@ -148,7 +148,7 @@ class _H5Reader:
         f = self._file
         raws = {}
         for k, (vk, ek, order) in self.keys.items():
-            v, e = f[vk][rows], f[ek][rows]
+            v, e = (_read_aligned(f[key], rows) for key in (vk, ek))
             if order is not None:
                 v, e = v[:, order], e[:, order]
             raws[k] = (v, e, None)
@@ -159,6 +159,14 @@ class _H5Reader:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _read_aligned(dset: h5py.Dataset, rows: slice) -> np.ndarray:
+    """Rows of an HDF5 dataset read into a 64-byte-aligned array (used in place by JAX)."""
+    out = aligned_empty((rows.stop - rows.start,) + dset.shape[1:], dset.dtype)
+    if out.size:
+        dset.read_direct(out, source_sel=np.s_[rows.start:rows.stop])
+    return out
 
 
 def _read_rows(path: Path, rows: slice, chunk_size: int, model: LuxModel,
@@ -402,11 +410,14 @@ def predict_file(
     if suffix not in (*_H5, ".npz", ".fits", ".fit", ".csv", ".ecsv"):
         raise FileFormatError(f"{out_path}: unknown prediction format {suffix!r} (use .h5, "
                               ".npz, .fits or .csv)")
-    model_id = model_checksum(model)
+    model_id = None
     if not isinstance(model, LuxModel):
         from .io.models import load_model
 
-        model = load_model(model)
+        loaded = load_model(model)  # a clear error for a missing or corrupt file first
+        model_id = model_checksum(model)
+        model = loaded
+    model_id = model_id or model_checksum(model)
     info = dataset_info(data_path)
     n = int(info["n"])
     if n == 0:
