@@ -243,11 +243,12 @@ def resolve_precision(precision: str | None) -> str:
 
     It sets the dtype of the per-object Gram products ``sum_d w_nd b_d b_d^T`` (an
     (N, L) x (L, P(P+1)/2) matrix product), which are nearly all the work of inference.
-    With ``"float32"`` they run in single precision; everything else (right-hand sides,
-    the P x P Cholesky solves, chi^2, outputs) stays in float64, and one step of
-    iterative refinement with float64 residuals makes the latents and predicted values
-    agree with ``"float64"`` to ~1e-9 of their errors. Only the covariances keep the
-    float32 rounding (~1e-6 relative, far below anything that matters for an error).
+    With ``"float32"`` they run in single precision; everything else (the P x P
+    Cholesky solves, chi^2, outputs) stays in float64, and one step of iterative
+    refinement with float64 residuals makes the latents and predicted values agree with
+    ``"float64"`` to < 1e-7 of their errors (without it: up to 1e-2). Only the
+    covariances keep the float32 rounding (~1e-6 relative, far below anything that
+    matters for an error).
     ``"auto"`` (the default) uses float32 for inputs of at least
     :data:`AUTO_FLOAT32_MIN_DIM` dimensions (spectra) and float64 for the others
     (labels, where float32 saves nothing); measurements in ``benchmarks/README.md``.
