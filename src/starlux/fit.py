@@ -95,17 +95,6 @@ class FitResult:
     history: list[tuple[str, float]] = field(default_factory=list)
 
 
-@partial(jax.jit, static_argnames=("transform",))
-def _chi2_term(transform, params, z, y, w) -> jax.Array:
-    r = y - transform.apply(params, z)
-    return jnp.sum(w * r * r)
-
-
-def _chi2(specs, params, data, z) -> float:
-    return float(sum(_chi2_term(specs[k].transform, params[k], z, y, w)
-                     for k, (y, w) in data.items()))
-
-
 @partial(jax.jit, static_argnames=("n_iter",))
 def fit_scatter(resid: jax.Array, ivar: jax.Array, n_iter: int = 10) -> jax.Array:
     """Maximum-likelihood extra scatter per column.
@@ -124,7 +113,7 @@ def fit_scatter(resid: jax.Array, ivar: jax.Array, n_iter: int = 10) -> jax.Arra
     obs = ivar > 0
     var = jnp.where(obs, 1.0 / jnp.where(obs, ivar, 1.0), 0.0)
     r2 = jnp.where(obs, resid**2, 0.0)
-    v_min = jnp.exp(2.0 * LN_SCATTER_INIT)
+    v_min = jnp.exp(jnp.asarray(2.0 * LN_SCATTER_INIT, resid.dtype))
     nobs = jnp.maximum(jnp.sum(obs, axis=0), 1)
     v0 = jnp.maximum(jnp.sum(r2 - var, axis=0) / nobs, v_min)
 
@@ -132,11 +121,45 @@ def fit_scatter(resid: jax.Array, ivar: jax.Array, n_iter: int = 10) -> jax.Arra
         t = var + v[None, :]
         inv_t2 = jnp.where(obs, 1.0 / t**2, 0.0)
         score = jnp.sum(inv_t2 * (r2 - jnp.where(obs, t, 0.0)), axis=0)
-        info = jnp.maximum(jnp.sum(inv_t2, axis=0), 1e-300)
+        info = jnp.maximum(jnp.sum(inv_t2, axis=0), jnp.finfo(resid.dtype).tiny)
         return jnp.maximum(v + score / info, v_min)
 
     v = jax.lax.fori_loop(0, n_iter, step, v0)
     return 0.5 * jnp.log(v)
+
+
+def scatter_step(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: jax.Array,
+                 ivar: jax.Array, chunk_size: int = 1024, block: int = 512,
+                 ) -> tuple[jax.Array, jax.Array, float]:
+    """Fit the extra scatter of one output at fixed maps and latents.
+
+    Residuals are computed by chunks of objects and kept in the dtype of ``y`` (float32
+    residuals are ample for a noise estimate); :func:`fit_scatter` then runs on blocks
+    of ``block`` columns, so no float64 (N, D) temporary is formed.
+
+    Returns ``(ln_s (D,), effective weights (N, D) in the dtype of ivar, chi^2 with them)``.
+    """
+    n, d = y.shape
+    resid = jnp.concatenate([(y[a:a + chunk_size] - transform.apply(params, z[a:a + chunk_size])
+                              ).astype(y.dtype) for a in range(0, n, chunk_size)])
+    ln_s, weights, chi2 = [], [], 0.0
+    for a in range(0, d, block):
+        ln_b, w_b, c_b = _scatter_block(resid[:, a:a + block], ivar[:, a:a + block])
+        ln_s.append(ln_b)
+        weights.append(w_b)
+        chi2 += float(c_b)
+    return jnp.concatenate(ln_s), jnp.concatenate(weights, axis=1), chi2
+
+
+@jax.jit
+def _scatter_block(resid: jax.Array, ivar: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    # the scoring iterations run in the storage dtype (float32 in mixed precision)
+    # 6 scoring steps from the moment estimate converge ln s to ~1e-8 (measured; the
+    # statistical error of ln s is ~1e-2), 10 are the default for general use
+    ln_s = fit_scatter(resid, ivar.astype(resid.dtype), n_iter=6).astype(jnp.float64)
+    w = effective_weights(ivar, ln_s)
+    r = resid.astype(jnp.float64)
+    return ln_s, w, jnp.sum(w.astype(jnp.float64) * r * r)
 
 
 def initial_latents(prepared: dict[str, Prepared], specs: dict[str, OutputSpec],
@@ -161,6 +184,71 @@ def steps_per_fit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -
             + (len(names) if config.refit_maps else 0))
 
 
+def steps_per_refit(config: Lux, names: list[str]) -> int:
+    """Number of progress steps in one :func:`refit_core` call."""
+    return (config.fold_rounds or 0) * (len(names) + 1) + len(names)
+
+
+def chi2_total(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: jax.Array,
+               w: jax.Array, chunk_size: int = 1024) -> float:
+    """``sum w (y - f(z))^2`` over all entries, by chunks of objects."""
+    return float(sum(_chi2_chunk(transform, params, z[a:a + chunk_size], y[a:a + chunk_size],
+                                 w[a:a + chunk_size]) for a in range(0, z.shape[0], chunk_size)))
+
+
+@partial(jax.jit, static_argnames=("transform",))
+def _chi2_chunk(transform, params, z, y, w) -> jax.Array:
+    r = y.astype(jnp.float64) - transform.apply(params, z)
+    return jnp.sum(w.astype(jnp.float64) * r * r)
+
+
+class _Tracker:
+    """chi^2 per output, the history of the total, and the progress bar."""
+
+    def __init__(self, names: list[str], desc: str, bar: Any, total: int, progress: bool):
+        self.chi = dict.fromkeys(names, math.nan)
+        self.history: list[tuple[str, float]] = []
+        self.desc = desc
+        self.own = bar is None
+        self.bar = tqdm(total=total, desc=desc, disable=not progress,
+                        leave=False) if bar is None else bar
+
+    def record(self, step: str, **chi2: float) -> None:
+        self.chi.update(chi2)
+        total = float(sum(self.chi.values()))
+        self.history.append((step, total))
+        self.bar.set_postfix_str(f"{self.desc}: {step} chi2={total:.4g}")
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.own:
+            self.bar.close()
+
+
+def _solve_maps(specs, params, data, z, config, names, track: _Tracker, step: str) -> None:
+    for k in names:
+        y, w = data[k]
+        params[k], chi2 = specs[k].transform.fit_params(
+            params[k], z, y, w, prox=config.prox, precision=config.precision,
+            chunk_size=config.chunk_size)
+        track.record(step.format(k=k), **{k: chi2})
+
+
+def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str) -> jax.Array:
+    p = z.shape[1]
+    sol = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
+                        prox=config.prox, chunk_size=config.chunk_size,
+                        precision=config.precision)
+    track.record(step, **{k: float(jnp.sum(c)) for k, c in sol.chi2.items()})
+    return sol.z
+
+
+def storage_dtype(config: Lux, spec: OutputSpec) -> Any:
+    """Training storage of an output's values and weights: float32 for spectra in mixed
+    precision (half the memory; every solve uses them in float64), else float64."""
+    return jnp.float32 if config.precision == "mixed" and spec.kind == "spectrum" else jnp.float64
+
+
 def fit_core(
     prepared: dict[str, Prepared],
     specs: dict[str, OutputSpec],
@@ -171,64 +259,76 @@ def fit_core(
     desc: str = "train",
     bar: Any = None,
 ) -> FitResult:
-    """Agendas 1 and 2 on prepared arrays (model units). Returns maps, latents, scatter."""
+    """Agendas 1 and 2 on prepared arrays (model units). Returns maps, latents, scatter.
+
+    The chi^2 recorded after each step is a by-product of the step's own passes over
+    the data (no separate evaluation).
+    """
     names = list(prepared)
     keys = jax.random.split(key, len(names))
     params = {k: specs[k].transform.init(kk, n_latents, specs[k].dim)
               for k, kk in zip(names, keys, strict=True)}
     z = initial_latents(prepared, specs, n_latents)
-    history: list[tuple[str, float]] = []
-    p = n_latents
-    zero_prior = (jnp.zeros((p, p)), jnp.zeros(p))
     raw = {k: (prepared[k].y, prepared[k].ivar) for k in names}
-    scatter_outputs = [k for k in names if specs[k].has_scatter]
-    own_bar = bar is None
-    if own_bar:
-        bar = tqdm(total=steps_per_fit(config, names, specs), desc=desc,
-                   disable=not config.progress, leave=False)
-
-    def record(step: str, data) -> None:
-        chi2 = _chi2(specs, params, data, z)
-        history.append((step, chi2))
-        bar.set_postfix_str(f"{desc}: {step} chi2={chi2:.4g}")
-        bar.update(1)
+    track = _Tracker(names, desc, bar, steps_per_fit(config, names, specs), config.progress)
+    track.chi.update({k: chi2_total(specs[k].transform, params[k], z, *raw[k],
+                                    chunk_size=config.chunk_size) for k in names})
 
     for it in range(config.n_iter):
-        for k in names:
-            y, w = raw[k]
-            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox,
-                                                      precision=config.precision)
-            record(f"agenda1[{it}] {k}|z", raw)
-        z, _ = solve_latents(specs, params, raw, *zero_prior, z0=z, prox=config.prox,
-                             chunk_size=config.chunk_size,
-                             precision=config.precision)
-        record(f"agenda1[{it}] z|maps", raw)
+        _solve_maps(specs, params, raw, z, config, names, track, f"agenda1[{it}] {{k}}|z")
+        z = _solve_z(specs, params, raw, z, 0.0, config, track, f"agenda1[{it}] z|maps")
 
     ln_s = {}
     data = dict(raw)
+    scatter_outputs = [k for k in names if specs[k].has_scatter]
     for k in scatter_outputs:
         y, w = raw[k]
-        ln_s[k] = fit_scatter(y - specs[k].transform.apply(params[k], z), w)
-        data[k] = (y, effective_weights(w, ln_s[k]))
-        record(f"agenda2 s[{k}]", data)
-    for k in scatter_outputs:
-        y, w = data[k]
-        params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox,
-                                                      precision=config.precision)
-        record(f"agenda2 {k}|z,s", data)
-    z, _ = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
-                         prox=config.prox, chunk_size=config.chunk_size,
-                             precision=config.precision)
-    record("agenda2 z|maps,s,reg", data)
+        ln_s[k], w_eff, chi2 = scatter_step(specs[k].transform, params[k], z, y, w,
+                                            chunk_size=config.chunk_size)
+        data[k] = (y, w_eff)
+        track.record(f"agenda2 s[{k}]", **{k: chi2})
+    _solve_maps(specs, params, data, z, config, scatter_outputs, track, "agenda2 {k}|z,s")
+    z = _solve_z(specs, params, data, z, reg, config, track, "agenda2 z|maps,s,reg")
     if config.refit_maps:
-        for k in names:
-            y, w = data[k]
-            params[k] = specs[k].transform.fit_params(params[k], z, y, w, prox=config.prox,
-                                                      precision=config.precision)
-            record(f"agenda2 {k}|z (final)", data)
-    if own_bar:
-        bar.close()
-    return FitResult(params=params, z=z, ln_scatter=ln_s, history=history)
+        _solve_maps(specs, params, data, z, config, names, track, "agenda2 {k}|z (final)")
+    track.close()
+    return FitResult(params=params, z=z, ln_scatter=ln_s, history=track.history)
+
+
+def refit_core(
+    prepared: dict[str, Prepared],
+    specs: dict[str, OutputSpec],
+    start: FitResult,
+    rows: np.ndarray,
+    reg: float,
+    config: Lux,
+    desc: str = "refit",
+    bar: Any = None,
+) -> FitResult:
+    """A model for the objects ``rows`` only, started from a fit to all objects.
+
+    Keeps ``start``'s extra scatter; re-solves the maps at the latents of ``rows``, then
+    ``config.fold_rounds`` times the latents (with the penalty) and the maps again.
+    Used for the calibration folds: the objects outside ``rows`` influence the result
+    only through the starting point.
+    """
+    names = list(prepared)
+    params = dict(start.params)
+    z = start.z[rows]
+    data = {}
+    for k in names:
+        y, w = prepared[k].y[rows], prepared[k].ivar[rows]
+        if k in start.ln_scatter:
+            w = effective_weights(w, start.ln_scatter[k])
+        data[k] = (y, w)
+    track = _Tracker(names, desc, bar, steps_per_refit(config, names), config.progress)
+    _solve_maps(specs, params, data, z, config, names, track, "refit {k}|z")
+    for it in range(config.fold_rounds or 0):
+        z = _solve_z(specs, params, data, z, reg, config, track, f"refit[{it}] z|maps")
+        _solve_maps(specs, params, data, z, config, names, track, f"refit[{it}] {{k}}|z")
+    track.close()
+    return FitResult(params=params, z=z, ln_scatter=dict(start.ln_scatter),
+                     history=track.history)
 
 
 def _folds(dataset: Dataset, specs: dict[str, OutputSpec], k: int,
@@ -340,54 +440,70 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
         return _train(config, dataset)
 
 
+def _rows(prepared: dict[str, Prepared], rows: np.ndarray) -> dict[str, Prepared]:
+    return {k: Prepared(p.y[rows], p.ivar[rows]) for k, p in prepared.items()}
+
+
 def _train(config: Lux, dataset: Dataset) -> LuxModel:
     if dataset.n < 2:
         raise DataError(f"need at least 2 training objects, got {dataset.n}")
     specs = make_specs(dataset, config)
+    names = list(specs)
     n_labels = sum(s.dim for s in specs.values() if s.kind == "label")
     n_dims = sum(s.dim for s in specs.values())
     spectral = [k for k, s in specs.items() if s.kind == "spectrum"]
     labels = [k for k, s in specs.items() if s.kind == "label"]
     rng = np.random.default_rng(config.seed)
     key = jax.random.PRNGKey(config.seed)
+    prep = {k: prepare_output(dataset[k], specs[k], storage_dtype(config, specs[k]))
+            for k in specs}
     auto = config.latents is None or config.reg is None
-    wants_folds = (config.calibrate or auto) and spectral and labels
-    selection: list[dict[str, Any]] = []
-    model_error: dict[str, np.ndarray] = {}
     k = config.folds
-    folds = _folds(dataset, specs, k, rng) if wants_folds and k >= 2 else []
-    if folds and min(len(f) for f in folds) >= 5:
-        def fold_predict(i: int, p: int, reg: float):
-            hold = folds[i]
-            fit_ds = dataset.take(np.setdiff1d(np.arange(dataset.n), hold))
-            hold_ds = dataset.take(hold)
-            prep_fit = {n: prepare_output(fit_ds[n], specs[n]) for n in specs}
-            cfg = replace(config, latents=p, reg=reg)
-            res = fit_core(prep_fit, specs, p, reg, cfg, key,
-                           desc=f"fold {i + 1}/{k} P={p} reg={reg:g}", bar=bar)
-            sub = _model_from_fit(cfg, specs, res)
-            return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
+    wants_folds = (config.calibrate or auto) and spectral and labels and k >= 2
+    folds = _folds(dataset, specs, k, rng) if wants_folds else []
+    use_folds = bool(folds) and min(len(f) for f in folds) >= 5
+    everyone = np.arange(dataset.n)
 
-        lat = _latent_candidates(config, n_labels, n_dims, dataset.n - len(folds[0]))
+    # what will be fitted, for the progress bar
+    lat = _latent_candidates(config, n_labels, n_dims,
+                             dataset.n - (len(folds[0]) if use_folds else 0))
+    if config.reg is not None:
+        regs = [float(config.reg)]
+    elif config.latents is None:
         # Omega is chosen from the data only when P is too (both left to the data);
-        # with P fixed it defaults to REFERENCE_REG (Omega barely matters once the maps
-        # are re-solved after the penalised step: see `starlux cv`)
-        if config.reg is not None:
-            regs = [float(config.reg)]
-        elif config.latents is None:
-            regs = list(config.reg_grid)
-        else:
-            regs = [REFERENCE_REG]
-        reg0 = float(config.reg) if config.reg is not None else REFERENCE_REG
-        n_fits = (len(lat) + len(set(regs) - {reg0}) + (k - 1 if config.calibrate else 0)
-                  + 1)
-        bar = tqdm(total=n_fits * steps_per_fit(config, list(specs), specs), desc="training",
-                   unit="step", disable=not config.progress)
-        first: dict[tuple[int, float], tuple[Dataset, Any, float]] = {}
+        # with P fixed it defaults to REFERENCE_REG (Omega barely matters once the
+        # maps are re-solved after the penalised step: see `starlux cv`)
+        regs = list(config.reg_grid)
+    else:
+        regs = [REFERENCE_REG]
+    reg0 = float(config.reg) if config.reg is not None else REFERENCE_REG
+    select = use_folds and (len(lat) > 1 or set(regs) != {reg0})
+    calibrate = use_folds and config.calibrate
+    fit_steps = steps_per_fit(config, names, specs)
+    n_full = 1 + ((len(lat) + len(set(regs) - {reg0})) if select else 0)
+    total = n_full * fit_steps
+    if calibrate:
+        total += k * (fit_steps if config.fold_rounds is None
+                      else steps_per_refit(config, names))
+    bar = tqdm(total=total, desc="training", unit="step", disable=not config.progress)
 
+    def predict_fold(i: int, res: FitResult, cfg: Lux) -> tuple[Dataset, Any]:
+        hold_ds = dataset.take(folds[i])
+        sub = _model_from_fit(cfg, specs, res)
+        return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
+
+    def cold_fold(i: int, p: int, reg: float) -> tuple[Dataset, Any]:
+        cfg = replace(config, latents=p, reg=reg)
+        res = fit_core(_rows(prep, np.setdiff1d(everyone, folds[i])), specs, p, reg, cfg,
+                       key, desc=f"fold {i + 1}/{k} P={p} reg={reg:g}", bar=bar)
+        return predict_fold(i, res, cfg)
+
+    selection: list[dict[str, Any]] = []
+    first: dict[tuple[int, float], tuple[Dataset, Any, float]] = {}
+    if select:
         def score(p: int, reg: float) -> None:
             if (p, reg) not in first:
-                hold_ds, pred = fold_predict(0, p, reg)
+                hold_ds, pred = cold_fold(0, p, reg)
                 first[(p, reg)] = (hold_ds, pred, _score(pred, hold_ds, specs))
                 selection.append({"latents": p, "reg": reg,
                                   "holdout_mse": first[(p, reg)][2]})
@@ -398,28 +514,36 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
         p_best = min(lat, key=lambda p: first[(p, reg0)][2])
         for reg in regs:
             score(p_best, reg)
-        reg_cands = sorted(set(regs) | {reg0})
-        reg_best = min(reg_cands, key=lambda r: first[(p_best, r)][2])
-        if config.calibrate:
-            per_fold = [first[(p_best, reg_best)][:2]]
-            per_fold += [fold_predict(i, p_best, reg_best) for i in range(1, k)]
-            for name in labels:
-                cols = []
-                for hold_ds, pred in per_fold:
-                    o = hold_ds[name].select(specs[name].names)
-                    cols.append((pred[name].values, pred[name].fisher_errors**2, o.values,
-                                 np.where(o.missing, 0.0, o.errors), ~o.missing))
-                model_error[name] = calibrate_model_error(
-                    *(np.concatenate([c[j] for c in cols]) for j in range(5)))
+        reg_best = min(sorted(set(regs) | {reg0}), key=lambda r: first[(p_best, r)][2])
     else:
-        p_best = _latent_candidates(config, n_labels, n_dims, dataset.n)[0]
-        reg_best = float(config.reg) if config.reg is not None else REFERENCE_REG
-        bar = tqdm(total=steps_per_fit(config, list(specs), specs), desc="training",
-                   unit="step", disable=not config.progress)
+        p_best, reg_best = lat[0], reg0
+
     final_cfg = replace(config, latents=p_best, reg=reg_best)
-    prep = {k: prepare_output(dataset[k], specs[k]) for k in specs}
     res = fit_core(prep, specs, p_best, reg_best, final_cfg, key,
                    desc=f"final P={p_best} reg={reg_best:g}", bar=bar)
+
+    model_error: dict[str, np.ndarray] = {}
+    if calibrate:
+        per_fold = []
+        for i in range(k):
+            if config.fold_rounds is None:
+                if i == 0 and (p_best, reg_best) in first:
+                    per_fold.append(first[(p_best, reg_best)][:2])
+                else:
+                    per_fold.append(cold_fold(i, p_best, reg_best))
+            else:
+                fit_rows = np.setdiff1d(everyone, folds[i])
+                sub = refit_core(prep, specs, res, fit_rows, reg_best, final_cfg,
+                                 desc=f"fold {i + 1}/{k}", bar=bar)
+                per_fold.append(predict_fold(i, sub, final_cfg))
+        for name in labels:
+            cols = []
+            for hold_ds, pred in per_fold:
+                o = hold_ds[name].select(specs[name].names)
+                cols.append((pred[name].values, pred[name].fisher_errors**2, o.values,
+                             np.where(o.missing, 0.0, o.errors), ~o.missing))
+            model_error[name] = calibrate_model_error(
+                *(np.concatenate([c[j] for c in cols]) for j in range(5)))
     bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = model_error

@@ -19,19 +19,25 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .data import LARGE_ERROR, MIN_FLUX_IVAR, DataError, Dataset, Output
-from .linalg import cho_solve_batched, inv_spd_batched, packed_outer
+from .linalg import (
+    batched_trace,
+    cho_inverse,
+    cho_solve_factor,
+    packed_outer,
+    unpack_index,
+)
 from .model import LuxModel, OutputSpec
 from .transforms import LinearTransform
 
 __all__ = ["Prediction", "OutputPrediction", "predict", "infer_latents", "prepare_output",
-           "Prepared", "solve_latents", "effective_weights", "BlockPredictor",
+           "Prepared", "solve_latents", "LatentSolution", "effective_weights", "BlockPredictor",
            "concat_predictions", "resolve_precision", "PRECISIONS"]
 
 
@@ -47,22 +53,38 @@ class Prepared:
         return self.ivar > 0
 
 
-def prepare_output(o: Output, spec: OutputSpec) -> Prepared:
-    """Scale an :class:`Output` into model units (labels: (v - c) / d)."""
+def prepare_output(o: Output, spec: OutputSpec, dtype: Any = jnp.float64) -> Prepared:
+    """Scale an :class:`Output` into model units (labels: (v - c) / d).
+
+    ``dtype`` is the storage type of the result (training keeps spectra as float32 in
+    mixed precision: half the memory; every solve uses them in float64).
+    """
     if spec.kind == "label" and tuple(o.names) != spec.names:
         o = o.select(spec.names)
-    y = (o.clean_values() - spec.center) / spec.scale
-    w = o.ivar() * spec.scale**2
-    y = np.where(w > 0, y, 0.0)
-    return Prepared(jnp.asarray(y, dtype=jnp.float64), jnp.asarray(w, dtype=jnp.float64))
+    y = np.empty(o.values.shape, dtype=dtype)
+    w = np.empty(o.values.shape, dtype=dtype)
+    for a in range(0, o.n, 4096):  # by rows: no float64 (N, D) temporaries
+        part = o.take(slice(a, a + 4096))
+        w[a:a + 4096] = part.ivar() * spec.scale**2
+        y[a:a + 4096] = np.where(w[a:a + 4096] > 0,
+                                 (part.clean_values() - spec.center) / spec.scale, 0.0)
+    return Prepared(jnp.asarray(y), jnp.asarray(w))
 
 
 @jax.jit
 def effective_weights(ivar: jax.Array, ln_scatter: jax.Array | np.ndarray | None) -> jax.Array:
-    """1 / (sigma^2 + s^2) for observed entries, 0 for missing ones."""
+    """1 / (sigma^2 + s^2) for observed entries, 0 for missing ones (dtype of ivar)."""
     s2 = jnp.exp(2.0 * jnp.asarray(ln_scatter))
     safe = jnp.where(ivar > 0, ivar, 1.0)
-    return jnp.where(ivar > 0, safe / (1.0 + s2 * safe), 0.0)
+    return jnp.where(ivar > 0, safe / (1.0 + s2 * safe), 0.0).astype(ivar.dtype)
+
+
+class LatentSolution(NamedTuple):
+    """Result of :func:`solve_latents`."""
+
+    z: jax.Array  # (N, P) latents
+    cov: jax.Array | None  # (N, P, P) posterior covariance, if requested
+    chi2: dict[str, jax.Array]  # per output: (N,) chi^2 sum w (y - f(z))^2 at ``z``
 
 
 def solve_latents(
@@ -77,12 +99,15 @@ def solve_latents(
     want_cov: bool = False,
     n_gauss_newton: int = 8,
     precision: str = "float64",
-) -> tuple[jax.Array, jax.Array | None]:
+) -> LatentSolution:
     """Latents (N, P) maximising the penalised likelihood of the given outputs.
 
-    ``precision="mixed"`` forms the per-object (P, P) Gram matrices of linear
-    transforms in float32 and restores float64 accuracy with one step of iterative
-    refinement (exact float64 residual); ``"float64"`` uses float64 throughout.
+    For linear transforms the solve is exact, followed by one step of iterative
+    refinement against the exact float64 residual (which also gives each object's
+    chi^2 at the refined latents); ``precision="mixed"`` forms the per-object (P, P)
+    Gram matrices in float32 (the refinement restores float64 accuracy), ``"float64"``
+    uses float64 throughout. Nonlinear transforms take ``n_gauss_newton`` Gauss-Newton
+    steps. ``y`` and ``w`` may be stored as float32; they are used in float64.
 
     Args:
         data: per output name, ``(y, w)`` in model units, each (N, D_k).
@@ -104,42 +129,68 @@ def solve_latents(
     if z0 is None:
         z0 = jnp.broadcast_to(prior_mean, (n, p))
     prior_shift = prior_precision @ prior_mean
-    zs, covs = [], []
-    for a in range(0, n, chunk_size):
-        b = min(n, a + chunk_size)
-        ys = tuple(data[k][0][a:b] for k in names)
-        ws = tuple(data[k][1][a:b] for k in names)
-        z, cov = _latent_chunk(transforms, pars, caches, ys, ws, z0[a:b], prior_precision,
-                               prior_shift, prox, 1 if linear else n_gauss_newton, want_cov,
-                               mixed)
-        zs.append(z)
-        covs.append(cov)
-    z_all = jnp.concatenate(zs)
-    return z_all, (jnp.concatenate(covs) if want_cov else None)
+    zs, covs, chis = [], [], []
+    size = min(chunk_size, n)
+    for a in range(0, n, size):
+        b = min(n, a + size)
+        # every block has ``size`` rows (one compilation): the last one is padded by
+        # repeating its last object, whose copies are dropped below
+        ys = tuple(_edge_rows(data[k][0], a, b, size) for k in names)
+        ws = tuple(_edge_rows(data[k][1], a, b, size) for k in names)
+        z, cov, chi = _latent_chunk(transforms, pars, caches, ys, ws,
+                                    _edge_rows(z0, a, b, size),
+                                    prior_precision, prior_shift, prox,
+                                    1 if linear else n_gauss_newton, want_cov, linear)
+        zs.append(z[:b - a])
+        covs.append(None if cov is None else cov[:b - a])
+        chis.append(tuple(c[:b - a] for c in chi))
+    chi2 = {k: jnp.concatenate([c[i] for c in chis]) for i, k in enumerate(names)}
+    return LatentSolution(jnp.concatenate(zs), jnp.concatenate(covs) if want_cov else None,
+                          chi2)
 
 
-@partial(jax.jit, static_argnames=("transforms", "n_steps", "want_cov", "mixed"))
+def _edge_rows(x: jax.Array, a: int, b: int, size: int) -> jax.Array:
+    """Rows a:b of x, padded to ``size`` rows by repeating the last one."""
+    if b - a == size:
+        return x[a:b]
+    return jnp.pad(x[a:b], [(0, size - (b - a))] + [(0, 0)] * (x.ndim - 1), mode="edge")
+
+
+@partial(jax.jit, static_argnames=("transforms", "n_steps", "want_cov", "refine"))
 def _latent_chunk(transforms, params, caches, ys, ws, z0, prior_precision, prior_shift, prox,
-                  n_steps, want_cov, mixed=False):
+                  n_steps, want_cov, refine):
     n, p = z0.shape
     z = z0
     eye = jnp.eye(p, dtype=z0.dtype)
+    ys = tuple(y.astype(z0.dtype) for y in ys)
+    ws = tuple(w.astype(z0.dtype) for w in ws)
     for _ in range(n_steps):
         h = jnp.broadcast_to(prior_precision, (n, p, p))
         g = jnp.broadcast_to(prior_shift, (n, p))
+        hs = []
         for tr, pa, ca, y, w in zip(transforms, params, caches, ys, ws, strict=True):
             hk, gk = tr.latent_system(pa, z, y, w, ca)
+            hs.append(hk)
             h, g = h + hk, g + gk
-        lam = prox * jnp.trace(h, axis1=1, axis2=2) / p
+        lam = prox * batched_trace(h) / p
         h = h + lam[:, None, None] * eye
         g = g + lam[:, None] * z0
-        z = cho_solve_batched(h, g)
-        if mixed:  # one refinement step against the exact float64 operator
-            az = z @ prior_precision.T + lam[:, None] * z
-            for tr, pa, ca, w in zip(transforms, params, caches, ws, strict=True):
-                az = az + tr.normal_matvec(pa, z, w, z, ca)
-            z = z + cho_solve_batched(h, g - az)
-    return z, (inv_spd_batched(h) if want_cov else None)
+        c = jax.lax.linalg.cholesky(h, symmetrize_input=False)  # h is exactly symmetric
+        z = cho_solve_factor(c, g)
+    resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys, strict=True)]
+    chi = [jnp.sum(w * r * r, axis=1) for w, r in zip(ws, resid, strict=True)]
+    if refine:
+        # one step of iterative refinement against the exact float64 residual of
+        # (Lambda + lam + sum_k J^T W J) z = Lambda mu + lam z0 + sum_k J^T W y;
+        # chi^2 at z + dz = chi^2(z) - 2 dz.J^T W r + dz^T (J^T W J) dz
+        grads = [tr.pullback(pa, z, w * r)
+                 for tr, pa, w, r in zip(transforms, params, ws, resid, strict=True)]
+        dz = cho_solve_factor(c, prior_shift - z @ prior_precision.T
+                              + lam[:, None] * (z0 - z) + sum(grads))
+        z = z + dz
+        chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.einsum("np,npq,nq->n", dz, hk, dz)
+               for ck, gk, hk in zip(chi, grads, hs, strict=True)]
+    return z, (cho_inverse(c) if want_cov else None), tuple(chi)
 
 
 @dataclass
@@ -312,26 +363,6 @@ def predict(
 # --- per-block prediction ------------------------------------------------------------
 
 
-def _unpack_index(p: int) -> np.ndarray:
-    """(P, P) positions of each entry in the packed upper triangle (row-major triu)."""
-    i, j = np.triu_indices(p)
-    idx = np.empty((p, p), dtype=np.int32)
-    idx[i, j] = np.arange(i.size)
-    idx[j, i] = np.arange(i.size)
-    return idx
-
-
-def _cho_solve(c: jax.Array, rhs: jax.Array) -> jax.Array:
-    y = jax.scipy.linalg.solve_triangular(c, rhs[..., None], lower=True)
-    return jax.scipy.linalg.solve_triangular(jnp.swapaxes(c, -1, -2), y, lower=False)[..., 0]
-
-
-def _cho_inverse(c: jax.Array) -> jax.Array:
-    eye = jnp.broadcast_to(jnp.eye(c.shape[-1], dtype=c.dtype), c.shape)
-    ci = jax.scipy.linalg.solve_triangular(c, eye, lower=True)
-    return jnp.swapaxes(ci, -1, -2) @ ci
-
-
 def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum, identity=False):
     """Values and weights in model units for one block: :func:`prepare_output` followed by
     :func:`effective_weights`. With ``missing=None`` the missing-entry rules of
@@ -393,7 +424,7 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
     """
     data = [_prepare(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     n, p = data[0][0].shape[0], prec.shape[0]
-    idx = _unpack_index(p)
+    idx = unpack_index(p)
     shift = prec @ mean
     packed, grams = [], []
     g = jnp.broadcast_to(shift, (n, p))
@@ -407,7 +438,7 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
         g = g + jnp.matmul((w * y).astype(pk.dtype), wk.astype(pk.dtype),
                            precision=jax.lax.Precision.HIGHEST).astype(prec.dtype)
     c = jnp.linalg.cholesky(prec + sum(grams))
-    z = _cho_solve(c, g)
+    z = cho_solve_factor(c, g)
     resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
     chi = [jnp.sum(w * r**2, axis=1) for r, (_, w) in zip(resid, data, strict=True)]
     iu, ju = np.triu_indices(p)
@@ -416,7 +447,7 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
         # iterative refinement: float64 residual of the exact normal equations
         # (Lambda + sum_k W_k^T diag(w) W_k) z = Lambda mu + sum_k W_k^T diag(w) y
         grads = [(w * r) @ wk for wk, r, (_, w) in zip(in_w, resid, data, strict=True)]
-        dz = _cho_solve(c, shift - z @ prec + sum(grads))
+        dz = cho_solve_factor(c, shift - z @ prec + sum(grads))
         z = z + dz
         # chi^2 at the refined z without another pass over the data:
         # |y - W(z + dz)|^2_w = |y - W z|^2_w - 2 dz.W^T w (y - W z) + dz^T (W^T w W) dz,
@@ -433,7 +464,7 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
     # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
     cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
                                                                           strict=True)]
-    cov = _cho_inverse(c) if want_cov or not all(cheap) else None
+    cov = cho_inverse(c) if want_cov or not all(cheap) else None
     outs = []
     for tr, pa, full, ch in zip(out_tr, out_params, out_full, cheap, strict=True):
         vals = tr.apply(pa, z)
@@ -586,13 +617,10 @@ class BlockPredictor:
         else:  # nonlinear transforms: Gauss-Newton (solve_latents)
             data = {k: _prepare_block(*r, *c, sp[0]) for k, r, c, sp
                     in zip(self.inputs, padded, consts, self._spectra, strict=True)}
-            z, cov = solve_latents(self.model.specs, self.params, data, self.prec, self.mean,
-                                   chunk_size=m, want_cov=True)
-            chi, used = [], []
-            for k, (y, w) in data.items():
-                model_k = self.model.specs[k].transform.apply(self.params[k], z)
-                chi.append(jnp.sum(w * (y - model_k) ** 2, axis=1))
-                used.append(jnp.sum(w > 0, axis=1))
+            z, cov, chi2 = solve_latents(self.model.specs, self.params, data, self.prec,
+                                         self.mean, chunk_size=m, want_cov=True)
+            chi = [chi2[k] for k in data]
+            used = [jnp.sum(w > 0, axis=1) for _, w in data.values()]
             outs = _outputs_block(z, cov, self._out_params, out_tr=self._out_tr,
                                   out_full=self._out_full)
             if not self.want_cov:

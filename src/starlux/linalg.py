@@ -21,7 +21,11 @@ import numpy as np
 __all__ = [
     "gram_packed_per_column",
     "packed_outer",
+    "unpack_index",
     "unpack_symmetric",
+    "cho_solve_factor",
+    "cho_inverse",
+    "batched_trace",
     "gram_per_column",
     "gram_per_row",
     "cho_solve_batched",
@@ -39,12 +43,36 @@ def packed_outer(x: jax.Array) -> jax.Array:
     return x[..., i] * x[..., j]
 
 
-def unpack_symmetric(packed: jax.Array, p: int) -> jax.Array:
-    """(..., P(P+1)/2) -> (..., P, P) symmetric matrices."""
+def unpack_index(p: int) -> np.ndarray:
+    """(P, P) position of each matrix entry in the packed upper triangle (row-major)."""
     i, j = _triu(p)
-    out = jnp.zeros(packed.shape[:-1] + (p, p), dtype=packed.dtype)
-    out = out.at[..., i, j].set(packed)
-    return out.at[..., j, i].set(packed)
+    idx = np.empty((p, p), dtype=np.int32)
+    idx[i, j] = np.arange(i.size)
+    idx[j, i] = np.arange(i.size)
+    return idx
+
+
+def unpack_symmetric(packed: jax.Array, p: int) -> jax.Array:
+    """(..., P(P+1)/2) -> (..., P, P) symmetric matrices (one gather, no scatter)."""
+    return packed[..., unpack_index(p)]
+
+
+def batched_trace(g: jax.Array) -> jax.Array:
+    """(..., P, P) -> (...,) traces (a fused multiply-sum: XLA's diagonal gather is slow)."""
+    return jnp.sum(g * jnp.eye(g.shape[-1], dtype=g.dtype), axis=(-2, -1))
+
+
+def cho_solve_factor(c: jax.Array, rhs: jax.Array) -> jax.Array:
+    """Solve ``(c c^T) x = rhs`` given lower Cholesky factors ``c`` (K, P, P), rhs (K, P)."""
+    y = jax.scipy.linalg.solve_triangular(c, rhs[..., None], lower=True)
+    return jax.scipy.linalg.solve_triangular(jnp.swapaxes(c, -1, -2), y, lower=False)[..., 0]
+
+
+def cho_inverse(c: jax.Array) -> jax.Array:
+    """``(c c^T)^-1`` for lower Cholesky factors ``c`` (K, P, P)."""
+    eye = jnp.broadcast_to(jnp.eye(c.shape[-1], dtype=c.dtype), c.shape)
+    ci = jax.scipy.linalg.solve_triangular(c, eye, lower=True)
+    return jnp.swapaxes(ci, -1, -2) @ ci
 
 
 @jax.jit
@@ -94,16 +122,10 @@ def cho_solve_batched(g: jax.Array, rhs: jax.Array) -> jax.Array:
 
     ``rhs`` is (K, P). Uses a Cholesky factorisation per system.
     """
-    c = jnp.linalg.cholesky(g)
-    y = jax.scipy.linalg.solve_triangular(c, rhs[..., None], lower=True)
-    x = jax.scipy.linalg.solve_triangular(jnp.swapaxes(c, -1, -2), y, lower=False)
-    return x[..., 0]
+    return cho_solve_factor(jnp.linalg.cholesky(g), rhs)
 
 
 @jax.jit
 def inv_spd_batched(g: jax.Array) -> jax.Array:
     """Inverse of symmetric positive-definite matrices (K, P, P) via Cholesky."""
-    c = jnp.linalg.cholesky(g)
-    eye = jnp.broadcast_to(jnp.eye(g.shape[-1], dtype=g.dtype), g.shape)
-    ci = jax.scipy.linalg.solve_triangular(c, eye, lower=True)
-    return jnp.swapaxes(ci, -1, -2) @ ci
+    return cho_inverse(jnp.linalg.cholesky(g))

@@ -194,8 +194,9 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
             raise DataError(f"mask for {name} has shape {keep.shape}, expected "
                             f"({model.specs[flux_output].dim},)")
         wm = jnp.where(jnp.asarray(keep)[None, :], w, 0.0)
-        z, zc = solve_latents(model.specs, params, {flux_output: (prep.y, wm)}, prec, mean,
-                              chunk_size=chunk_size or model.config.chunk_size, want_cov=True)
+        z, zc, _ = solve_latents(model.specs, params, {flux_output: (prep.y, wm)}, prec, mean,
+                                 chunk_size=chunk_size or model.config.chunk_size,
+                                 want_cov=True)
         z, zc = np.asarray(z), np.asarray(zc)
         j = spec.names.index(name)
         values[:, j] = z @ a[j] * spec.scale[j] + spec.center[j]

@@ -10,21 +10,24 @@ weighted least-squares solves.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .linalg import (
+    cho_solve_factor,
     gram_packed_per_column,
     gram_per_row,
     packed_outer,
     unpack_symmetric,
 )
 
-__all__ = ["Transform", "LinearTransform", "TRANSFORMS"]
+__all__ = ["Transform", "LinearTransform", "TRANSFORMS", "row_chunks"]
 
 Params = dict[str, jax.Array]
 
@@ -81,19 +84,21 @@ class Transform:
         g = jnp.einsum("ndp,nd->np", jac, w * r) + jnp.einsum("npq,nq->np", h, z)
         return h, g
 
-    def normal_matvec(self, params: Params, z: jax.Array, w: jax.Array, v: jax.Array,
-                      cache: Any = None) -> jax.Array:
-        """(N, P): ``J^T W J v`` per object (used for iterative refinement)."""
-        jac = self.jacobian(params, z)
-        return jnp.einsum("ndp,nd,ndq,nq->np", jac, w, jac, v)
+    def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
+        """(N, P): ``J^T v`` per object for output-space vectors ``v`` (N, D)."""
+        _, vjp = jax.vjp(lambda zz: self.apply(params, zz), z)
+        return vjp(v)[0]
 
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                   prox: float = 1e-8, max_iter: int = 200, precision: str = "mixed",
-                   ) -> Params:
+                   prox: float = 1e-8, precision: str = "mixed", chunk_size: int = 1024,
+                   max_iter: int = 200) -> tuple[Params, float]:
         """Weighted least squares for the parameters at fixed latents.
 
         Minimises ``0.5 sum w (y - f(z))^2 + 0.5 prox_scale ||params - params_prev||^2``
         with optax L-BFGS (generic path for nonlinear transforms).
+
+        Returns the new parameters and this output's chi^2, ``sum w (y - f(z))^2``, at
+        them.
         """
         prev = params
         scale = prox * (jnp.sum(w) / max(w.shape[1], 1) + 1e-12)
@@ -115,7 +120,8 @@ class Transform:
 
         for _ in range(max_iter):
             params, state = step(params, state)
-        return params
+        r = y - self.apply(params, z)
+        return params, float(jnp.sum(w * r * r))
 
     # --- serialisation -------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -165,21 +171,23 @@ class LinearTransform(Transform):
 
     def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                       cache: Any = None) -> tuple[jax.Array, jax.Array]:
-        if cache is not None and cache.dtype != w.dtype:  # low-precision Gram
-            h = gram_per_row(w.astype(cache.dtype), params["W"], cache).astype(w.dtype)
+        if cache is not None and cache.dtype != w.dtype:
+            # low-precision Gram and right-hand side (for a refined solve)
+            low = cache.dtype
+            wl = w.astype(low)
+            h = gram_per_row(wl, params["W"], cache).astype(w.dtype)
+            g = ((wl * y.astype(low)) @ params["W"].astype(low)).astype(w.dtype)
         else:
             h = gram_per_row(w, params["W"], cache)
-        g = (w * y) @ params["W"]
+            g = (w * y) @ params["W"]
         return h, g
 
-    def normal_matvec(self, params: Params, z: jax.Array, w: jax.Array, v: jax.Array,
-                      cache: Any = None) -> jax.Array:
-        """(N, P): ``J^T W J v`` per object without forming the (P, P) matrices."""
-        return ((v @ params["W"].T) * w) @ params["W"]
+    def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
+        return v @ params["W"]
 
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                   prox: float = 1e-8, max_iter: int = 0, chunk_size: int = 2048,
-                   precision: str = "mixed") -> Params:
+                   prox: float = 1e-8, precision: str = "mixed", chunk_size: int = 1024,
+                   max_iter: int = 0) -> tuple[Params, float]:
         """Exact weighted least squares per output dimension, as a min-norm update.
 
         Each row ``W_d`` solves ``(G_d + lam_d I) W_d = z^T (w_d y_d) + lam_d W_d_prev``
@@ -188,39 +196,108 @@ class LinearTransform(Transform):
         collapsing to zero (which would leave latent dimensions that start at zero
         dead forever).
 
-        ``precision="mixed"`` forms the Gram matrices (the dominant N x D x P^2 cost)
-        in float32 and recovers float64 accuracy with one step of iterative
-        refinement whose residual is computed exactly in float64 (cost N x D x P);
-        ``"float64"`` does everything in float64.
+        Two passes over chunks of ``chunk_size`` objects (memory bounded by one chunk,
+        ``y`` and ``w`` may be float32): the first accumulates the Gram matrices (the
+        dominant N x D x P^2 cost; in float32 when ``precision="mixed"``) and the
+        right-hand sides (float64); the second computes the exact float64 residual of
+        the solution, which gives one step of iterative refinement (restoring float64
+        accuracy) and the chi^2 at the refined solution.
         """
-        low = jnp.float32 if precision == "mixed" else z.dtype
-        wl, zl = w.astype(low), z.astype(low)
-        acc = None
-        for a in range(0, z.shape[0], chunk_size):
-            part = gram_packed_per_column(wl[a:a + chunk_size], zl[a:a + chunk_size])
-            acc = part if acc is None else acc + part
-        rhs = (w * y).T @ z
-        chol, lam = _factor_rows(acc.astype(z.dtype), params["W"].shape[1], prox)
+        low = jnp.float32 if precision == "mixed" else jnp.float64
+        p = z.shape[1]
+        gram = rhs = None
+        for zc, yc, wc in row_chunks(chunk_size, z, y, w):
+            g_part, r_part = _map_normal_chunk(wc, yc, zc, low=low)
+            gram = g_part if gram is None else gram + g_part
+            rhs = r_part if rhs is None else rhs + r_part
         w_prev = params["W"]
-        b = rhs + lam[:, None] * w_prev
-        sol = _cho_apply(chol, b)
-        if precision == "mixed":
-            resid = b - ((w * (z @ sol.T)).T @ z + lam[:, None] * sol)
-            sol = sol + _cho_apply(chol, resid)
-        return {"W": sol}
+        chol, lam, sol = _solve_rows(gram, rhs, w_prev, prox, p=p)
+        grad = chi = None
+        # the float64 residual pass is memory-bound: small blocks stay in cache
+        # (measured 0.55 s vs 0.9 s for 1,024-row blocks at 5,000 x 7,514)
+        for zc, yc, wc in row_chunks(min(chunk_size, 256), z, y, w):
+            g_part, c_part = _map_residual_chunk(wc, yc, zc, sol)
+            grad = g_part if grad is None else grad + g_part
+            chi = c_part if chi is None else chi + c_part
+        sol, chi2 = _refine_rows(chol, lam, w_prev, sol, grad, chi)
+        return {"W": sol}, float(chi2)
 
 
-@partial(jax.jit, static_argnums=(1,))
-def _factor_rows(packed_gram: jax.Array, p: int, prox: float) -> tuple[jax.Array, jax.Array]:
-    g = unpack_symmetric(packed_gram, p)
-    lam = prox * jnp.trace(g, axis1=1, axis2=2) / p + 1e-12
-    return jnp.linalg.cholesky(g + lam[:, None, None] * jnp.eye(p)), lam
+def row_chunks(chunk_size: int, *arrays: jax.Array) -> Iterator[tuple[jax.Array, ...]]:
+    """Blocks of ``chunk_size`` rows of each array, the last one zero-padded.
+
+    All blocks have one shape (one compilation of the jitted kernels, whatever N and
+    however a dataset is split); the zero rows carry zero weight in every sum.
+    """
+    n = arrays[0].shape[0]
+    size = min(chunk_size, n)
+    for a in range(0, n, size):
+        parts = tuple(x[a:a + size] for x in arrays)
+        short = size - parts[0].shape[0]
+        if short:
+            parts = tuple(jnp.pad(x, [(0, short)] + [(0, 0)] * (x.ndim - 1)) for x in parts)
+        yield parts
+
+
+@partial(jax.jit, static_argnames=("low",))
+def _map_normal_chunk(w: jax.Array, y: jax.Array, z: jax.Array, low: Any,
+                      ) -> tuple[jax.Array, jax.Array]:
+    """One chunk's (D, P(P+1)/2) packed Gram and (D, P) rhs, both in dtype ``low``
+    (the refinement step corrects both with the exact float64 residual)."""
+    wl, zl = w.astype(low), z.astype(low)
+    gram = gram_packed_per_column(wl, zl)
+    rhs = (wl * y.astype(low)).T @ zl
+    return gram, rhs
+
+
+@partial(jax.jit, static_argnames=("p",))
+def _solve_rows(gram: jax.Array, rhs: jax.Array, w_prev: jax.Array, prox: float, p: int,
+                ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Cholesky factors of the proximal systems, their lam, and the first solution."""
+    chol, lam = _factor_rows(gram, p, prox)
+    sol = cho_solve_factor(chol, rhs.astype(jnp.float64) + lam[:, None] * w_prev)
+    return chol, lam, sol
 
 
 @jax.jit
-def _cho_apply(chol: jax.Array, rhs: jax.Array) -> jax.Array:
-    y = jax.scipy.linalg.solve_triangular(chol, rhs[..., None], lower=True)
-    return jax.scipy.linalg.solve_triangular(jnp.swapaxes(chol, -1, -2), y, lower=False)[..., 0]
+def _map_residual_chunk(w: jax.Array, y: jax.Array, z: jax.Array, sol: jax.Array,
+                        ) -> tuple[jax.Array, jax.Array]:
+    """One chunk's (D, P) ``sum_n w r z_n`` and (D,) ``sum_n w r^2``, r = y - z sol^T."""
+    wf = w.astype(jnp.float64)
+    r = y.astype(jnp.float64) - z @ sol.T
+    wr = wf * r
+    return wr.T @ z, jnp.sum(wr * r, axis=0)
+
+
+@jax.jit
+def _refine_rows(chol: jax.Array, lam: jax.Array, w_prev: jax.Array, sol: jax.Array,
+                 grad: jax.Array, chi: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One refinement step of the proximal map solve and the chi^2 at its result.
+
+    ``grad`` = z^T diag(w) (y - z sol^T) per row, ``chi`` = chi^2 per row at ``sol``.
+    With delta the correction, chi^2(sol + delta) = chi - 2 delta.grad + delta^T G delta,
+    and ``delta^T G delta = |chol^T delta|^2 - lam |delta|^2``.
+    """
+    delta = cho_solve_factor(chol, grad + lam[:, None] * (w_prev - sol))
+    ct_delta = jnp.einsum("dpq,dp->dq", chol, delta)
+    quad = jnp.sum(ct_delta**2, axis=1) - lam * jnp.sum(delta**2, axis=1)
+    chi2 = jnp.sum(chi - 2.0 * jnp.sum(delta * grad, axis=1) + quad)
+    return sol + delta, chi2
+
+
+def _factor_rows(packed_gram: jax.Array, p: int, prox: float) -> tuple[jax.Array, jax.Array]:
+    """Cholesky factors of ``G_d + lam_d I`` from packed Grams, and ``lam_d``.
+
+    ``lam_d`` is added on the packed diagonal and the factorisation reads only one
+    triangle (measured 3x faster than unpacking, ``jnp.trace`` and symmetrising).
+    """
+    packed = packed_gram.astype(jnp.float64)
+    i, j = np.triu_indices(p)
+    on_diag = i == j
+    lam = prox * jnp.sum(packed[:, np.flatnonzero(on_diag)], axis=1) / p + 1e-12
+    packed = packed + lam[:, None] * jnp.asarray(on_diag, jnp.float64)
+    chol = jax.lax.linalg.cholesky(unpack_symmetric(packed, p), symmetrize_input=False)
+    return chol, lam
 
 
 TRANSFORMS: dict[str, type[Transform]] = {"linear": LinearTransform}
