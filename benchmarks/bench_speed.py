@@ -74,19 +74,22 @@ def main(argv=None) -> dict:
     res["n_test"] = args.n_test
     res["peak_rss_mb"] = peak_rss_mb()
     resid = pred["label"].values - label_true
-    res["z_rms"] = float(np.sqrt(np.mean((resid / pred["label"].errors) ** 2)))
+    zres = resid / pred["label"].errors
+    res["z_rms"] = float(np.sqrt(np.mean(zres**2)))
+    res["zstd_min"], res["zstd_max"] = float(zres.std(0).min()), float(zres.std(0).max())
     names = list(pred["label"].names)
     rmse = np.sqrt(np.mean(resid**2, axis=0))
     print(table([res], [("n_train", "d"), ("pixels", "d"), ("M", "d"), ("P", "d"),
                         ("train_s", ".1f"), ("n_test", "d"), ("predict_cold_s", ".1f"),
                         ("predict_warm_s", ".1f"), ("rss_train_mb", ".0f"),
                         ("peak_rss_mb", ".0f"),
-                        ("z_rms", ".2f")]))
+                        ("z_rms", ".2f"), ("zstd_min", ".2f"), ("zstd_max", ".2f")]))
     print("targets: train_s <= 60, predict (10,000 stars) <= 15 s, peak RSS <= 4000 MB "
           "(rss_train_mb: peak after training; peak_rss_mb: after prediction too)")
     print("held-out RMSE vs truth: " + ", ".join(f"{n} {v:.3g}" for n, v in
                                                   zip(names[:4], rmse[:4], strict=True))
-          + "  (z_rms: RMS of residual / reported error)")
+          + "  (z_rms: RMS of residual / reported error; zstd_min/max: the smallest and "
+          "largest per-label std of residual / reported error)")
     return res
 
 

@@ -12,6 +12,16 @@ from starlux import Dataset
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _compilation_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Command-line runs in the tests cache compiled kernels in a temporary directory,
+    never in the user's ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STARLUX_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+    yield
+    mp.undo()
+
+
 def make_bilinear(n: int = 300, m: int = 3, p: int = 5, d: int = 40, noise: float = 0.0,
                   label_noise: float = 0.0, seed: int = 0, missing: float = 0.0,
                   ) -> tuple[Dataset, dict]:

@@ -66,3 +66,15 @@ def test_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for cmd in ("demo", "train", "predict", "build-dataset"):
         assert cmd in out
+
+
+def test_compilation_cache_dir_from_environment(tmp_path, monkeypatch):
+    from starlux.config import default_cache_dir
+
+    monkeypatch.setenv("STARLUX_CACHE_DIR", "off")
+    assert default_cache_dir() is None
+    monkeypatch.setenv("STARLUX_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("STARLUX_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "starlux" / "jax"

@@ -160,3 +160,20 @@ def test_calibrate_model_error_deconvolves_catalogue_noise():
     obs = truth + rng.normal(size=(n, 1)) * obs_err
     s = calibrate_model_error(pred, np.zeros((n, 1)), obs, obs_err, np.ones((n, 1), bool))
     assert s[0] == pytest.approx(0.3, rel=0.1)
+
+
+def test_calibrate_model_error_with_heteroscedastic_catalogue_errors():
+    # model error grows with the catalogue error (hard objects are hard for both):
+    # the calibrated errors must be honest against the truth, not against the noisy labels
+    rng = np.random.default_rng(2)
+    n = 40000
+    hard = rng.random(n) < 0.5
+    truth = rng.normal(size=(n, 1))
+    model_err = np.where(hard, 0.4, 0.1)[:, None]
+    pred = truth + rng.normal(size=(n, 1)) * model_err
+    fisher_var = np.full((n, 1), 0.05**2)
+    obs_err = np.where(hard, 0.5, 0.1)[:, None]
+    obs = truth + rng.normal(size=(n, 1)) * obs_err
+    s = calibrate_model_error(pred, fisher_var, obs, obs_err, np.ones((n, 1), bool))
+    z = (pred - truth) / np.sqrt(fisher_var + s**2)
+    assert np.std(z) == pytest.approx(1.0, abs=0.05)

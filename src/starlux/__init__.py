@@ -7,6 +7,7 @@ spectra together from noisy and incomplete training data.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import config as _config  # noqa: F401  (enables float64 in JAX)
+from .config import enable_compilation_cache
 from .data import DataError, Dataset, Output
 
 try:
@@ -14,4 +15,4 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+local"
 
-__all__ = ["Dataset", "Output", "DataError", "__version__"]
+__all__ = ["Dataset", "Output", "DataError", "enable_compilation_cache", "__version__"]

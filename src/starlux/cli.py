@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    from .config import enable_compilation_cache
+
+    enable_compilation_cache()
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)

@@ -197,8 +197,13 @@ def _latent_chunk(transforms, params, caches, ys, ws, z0, prior_precision, prior
 class OutputPrediction:
     """Predicted values of one output for N objects, in natural units.
 
-    ``errors`` = sqrt(fisher_errors^2 + model_error^2); ``cov`` is the full (N, D, D)
-    covariance (Fisher part plus the diagonal model-error term) for label outputs.
+    Three independent parts, kept separately: ``fisher_errors`` (N, D), the
+    measurement part (noise of this object's inputs, from the posterior precision of
+    its latents); ``map_errors`` (N, D), the uncertainty of the label map learned from
+    a finite, noisy training set (zero for outputs without one); ``model_error`` (D,),
+    the learned model-error term. ``errors`` = sqrt(fisher^2 + map^2 + model^2);
+    ``cov`` is the full (N, D, D) covariance for label outputs (Fisher part plus the
+    diagonal map and model-error terms).
     """
 
     values: np.ndarray
@@ -208,6 +213,13 @@ class OutputPrediction:
     cov: np.ndarray | None
     names: tuple[str, ...]
     wavelength: np.ndarray | None = None
+    map_errors: np.ndarray | None = None
+
+    @property
+    def statistical_var(self) -> np.ndarray:
+        """(N, D) fisher^2 + map^2: the variance before the model-error term."""
+        mv = 0.0 if self.map_errors is None else self.map_errors**2
+        return self.fisher_errors**2 + mv
 
 
 @dataclass
@@ -633,7 +645,7 @@ class BlockPredictor:
             with np.errstate(invalid="ignore", divide="ignore"):
                 chi2[k] = np.where(u > 0, c[:n] / np.maximum(u, 1), np.nan)
         preds = {k: _natural_output(self.model, k, v[:n], fv[:n],
-                                    None if fc is None else fc[:n])
+                                    None if fc is None else fc[:n], np.asarray(z[:n]))
                  for k, (v, fv, fc) in zip(self.outputs, outs, strict=True)}
         return Prediction(z=np.asarray(z[:n]), z_cov=None if cov is None else cov[:n],
                           outputs=preds, chi2=chi2, n_used=n_used, inputs=self.inputs,
@@ -669,29 +681,37 @@ def _pad_raw(raw: Raw, m: int) -> Raw:
 
 
 def _natural_output(model: LuxModel, name: str, vals: np.ndarray, fvar: np.ndarray,
-                    fcov: np.ndarray | None) -> OutputPrediction:
+                    fcov: np.ndarray | None, z: np.ndarray) -> OutputPrediction:
     """Model-unit predictions of one output -> :class:`OutputPrediction` (natural units,
-    model error added)."""
+    map and model errors added)."""
     spec = model.specs[name]
     scale = spec.scale
     values = np.asarray(vals) * scale + spec.center
-    fisher_var = np.asarray(fvar) * scale**2
+    fisher_var = np.maximum(np.asarray(fvar) * scale**2, 0.0)
+    map_var = None
+    if name in model.map_cov:
+        map_var = np.einsum("np,dpq,nq->nd", z, model.map_cov[name], z,
+                            optimize=True) * scale**2
+        map_var = np.maximum(map_var, 0.0)
     model_err = model.model_error.get(name, np.zeros(spec.dim))
     if spec.has_scatter and name in model.ln_scatter and name not in model.model_error:
         # a predicted spectrum's error includes the fitted per-pixel scatter
         model_err = np.exp(model.ln_scatter[name]) * scale
+    extra = model_err**2 + (0.0 if map_var is None else map_var)
     cov_out = None
     if fcov is not None:
         cov_out = np.asarray(fcov) * np.outer(scale, scale)
-        cov_out = cov_out + np.diag(model_err**2)[None]
+        idx = np.arange(spec.dim)
+        cov_out[:, idx, idx] += extra
     return OutputPrediction(
         values=values,
-        errors=np.sqrt(np.maximum(fisher_var, 0) + model_err**2),
-        fisher_errors=np.sqrt(np.maximum(fisher_var, 0)),
+        errors=np.sqrt(fisher_var + extra),
+        fisher_errors=np.sqrt(fisher_var),
         model_error=model_err,
         cov=cov_out,
         names=spec.names,
         wavelength=spec.wavelength,
+        map_errors=None if map_var is None else np.sqrt(map_var),
     )
 
 
@@ -712,7 +732,9 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
             fisher_errors=cat([p.outputs[k].fisher_errors for p in parts]),
             model_error=o.model_error,
             cov=None if o.cov is None else cat([p.outputs[k].cov for p in parts]),
-            names=o.names, wavelength=o.wavelength)
+            names=o.names, wavelength=o.wavelength,
+            map_errors=None if o.map_errors is None
+            else cat([p.outputs[k].map_errors for p in parts]))
     if ids is None and all(p.ids is not None for p in parts):
         ids = cat([p.ids for p in parts])
     return Prediction(
@@ -721,20 +743,3 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
         chi2={k: cat([p.chi2[k] for p in parts]) for k in first.chi2},
         n_used={k: cat([p.n_used[k] for p in parts]) for k in first.n_used},
         inputs=first.inputs, ids=ids)
-
-
-def _predict_output(model: LuxModel, name: str, params: dict[str, jax.Array], z: jax.Array,
-                    cov: jax.Array, chunk: int) -> OutputPrediction:
-    """Predict output ``name`` from latents ``z`` (N, P) with covariance ``cov``."""
-    spec = model.specs[name]
-    full = spec.kind == "label"
-    vals, fvar, fcov = [], [], []
-    for a in range(0, z.shape[0], chunk):
-        ((v, fv, fc),) = jax.device_get(_outputs_block(
-            z[a:a + chunk], cov[a:a + chunk], (params,), out_tr=(spec.transform,),
-            out_full=(full,)))
-        vals.append(v)
-        fvar.append(fv)
-        fcov.append(fc)
-    return _natural_output(model, name, np.concatenate(vals), np.concatenate(fvar),
-                           np.concatenate(fcov) if full else None)

@@ -185,6 +185,8 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
     params = {k: {a: jnp.asarray(v) for a, v in p.items()} for k, p in model.params.items()}
     out = pred[label_output]
     values, ferr = out.values.copy(), out.fisher_errors.copy()
+    merr = None if out.map_errors is None else out.map_errors.copy()
+    map_cov = model.map_cov.get(label_output)
     cov = None if out.cov is None else out.cov.copy()
     a = np.asarray(model.params[label_output]["W"])
     zs = {}
@@ -202,14 +204,20 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
         values[:, j] = z @ a[j] * spec.scale[j] + spec.center[j]
         var = np.einsum("p,npq,q->n", a[j], zc, a[j]) * spec.scale[j] ** 2
         ferr[:, j] = np.sqrt(np.maximum(var, 0.0))
+        map_var = 0.0
+        if merr is not None and map_cov is not None:
+            map_var = np.maximum(np.einsum("np,pq,nq->n", z, map_cov[j], z), 0.0)
+            map_var = map_var * spec.scale[j] ** 2
+            merr[:, j] = np.sqrt(map_var)
         if cov is not None:  # correlations with other labels are not tracked
             cov[:, j, :] = 0.0
             cov[:, :, j] = 0.0
-            cov[:, j, j] = var + out.model_error[j] ** 2
+            cov[:, j, j] = var + map_var + out.model_error[j] ** 2
         zs[name] = z
-    errors = np.sqrt(ferr**2 + out.model_error[None, :] ** 2)
+    mvar = 0.0 if merr is None else merr**2
+    errors = np.sqrt(ferr**2 + mvar + out.model_error[None, :] ** 2)
     pred.outputs[label_output] = replace(out, values=values, errors=errors,
-                                         fisher_errors=ferr, cov=cov)
+                                         fisher_errors=ferr, map_errors=merr, cov=cov)
     pred.extras["masked_labels"] = list(masks)
     pred.extras["masked_z"] = zs
     return pred

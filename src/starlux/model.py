@@ -148,6 +148,10 @@ class LuxModel:
         prior_mean, prior_cov: (P,), (P, P) Gaussian fitted to the training latents.
         model_error: per label output, (D,) extra error in natural units learned on
             held-out objects and added in quadrature to the Fisher errors.
+        map_cov: per label output with a linear map, (D, P, P) covariance of each row
+            of the map (model units) from its weighted least-squares fit: the
+            uncertainty of the map learned from a finite, noisy training set. A
+            prediction's label variance gains ``z^T C_d z`` (times scale^2).
         history: training chi^2 after each step, as (step name, total chi^2).
         selection: table of the automatic P / Omega choice, if one was made.
     """
@@ -160,6 +164,7 @@ class LuxModel:
     prior_mean: np.ndarray
     prior_cov: np.ndarray
     model_error: dict[str, np.ndarray] = field(default_factory=dict)
+    map_cov: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[tuple[str, float]] = field(default_factory=list)
     selection: list[dict[str, Any]] = field(default_factory=list)
     train_ids: np.ndarray | None = None

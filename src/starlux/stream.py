@@ -102,7 +102,8 @@ def model_checksum(model: LuxModel | str | os.PathLike) -> str:
         h.update(f"{name}|{spec.kind}|{spec.names}|{spec.transform.name}|"
                  f"{spec.has_scatter}".encode())
         arrays = [spec.center, spec.scale, model.ln_scatter.get(name),
-                  model.model_error.get(name), *model.params[name].values()]
+                  model.model_error.get(name), model.map_cov.get(name),
+                  *model.params[name].values()]
         for a in arrays:
             if a is not None:
                 h.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())

@@ -20,6 +20,7 @@ import numpy as np
 import optax
 
 from .linalg import (
+    cho_inverse,
     cho_solve_factor,
     gram_packed_per_column,
     gram_per_row,
@@ -184,6 +185,14 @@ class LinearTransform(Transform):
 
     def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
         return v @ params["W"]
+
+    def map_covariance(self, z: jax.Array, w: jax.Array, prox: float = 1e-8) -> jax.Array:
+        """(D, P, P) covariance of each row of ``W`` from its weighted least-squares fit,
+        ``(G_d + lam_d I)^-1`` with ``G_d = sum_n w_nd z_n z_n^T`` (float64; meant for
+        outputs with few dimensions such as labels)."""
+        gram = gram_packed_per_column(w.astype(jnp.float64), z)
+        chol, _ = _factor_rows(gram, z.shape[1], prox)
+        return cho_inverse(chol)
 
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                    prox: float = 1e-8, precision: str = "mixed", chunk_size: int = 1024,

@@ -7,6 +7,7 @@ Layout::
     /outputs/<name>/        attrs: kind, transform (name), transform_config (JSON),
                                    has_scatter; datasets: names, center, scale,
                                    [wavelength], [ln_scatter], [model_error],
+                                   [map_cov] (D, P, P),
                                    params/<param> (e.g. W (D, P))
     /latents/z_train        (N_train, P)
     /latents/prior_mean     (P,)
@@ -73,6 +74,8 @@ def save_model(path: str | os.PathLike, model: LuxModel) -> None:
                 g.create_dataset("ln_scatter", data=np.asarray(model.ln_scatter[name]))
             if name in model.model_error:
                 g.create_dataset("model_error", data=np.asarray(model.model_error[name]))
+            if name in model.map_cov:
+                g.create_dataset("map_cov", data=np.asarray(model.map_cov[name]))
             gp = g.create_group("params")
             for k, v in model.params[name].items():
                 gp.create_dataset(k, data=np.asarray(v))
@@ -120,7 +123,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
             known = {fld.name for fld in dataclasses.fields(Lux)}
             config = Lux(**{k: v for k, v in cfg.items() if k in known})
             order = json.loads(_str(f["outputs"].attrs["order"]))
-            specs, params, ln_s, model_err = {}, {}, {}, {}
+            specs, params, ln_s, model_err, map_cov = {}, {}, {}, {}, {}
             for name in order:
                 g = f["outputs"][name]
                 tname = _str(g.attrs["transform"])
@@ -139,6 +142,8 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                     ln_s[name] = g["ln_scatter"][()]
                 if "model_error" in g:
                     model_err[name] = g["model_error"][()]
+                if "map_cov" in g:
+                    map_cov[name] = g["map_cov"][()]
             lat = f["latents"]
             tr_g = f["training"]
             ids = None
@@ -149,7 +154,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
             model = LuxModel(
                 config=config, specs=specs, params=params, ln_scatter=ln_s,
                 z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
-                prior_cov=lat["prior_cov"][()], model_error=model_err,
+                prior_cov=lat["prior_cov"][()], model_error=model_err, map_cov=map_cov,
                 history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
                 selection=json.loads(_str(tr_g.attrs["selection"])),
                 train_ids=ids, version=_str(f.attrs.get("starlux_version", "")))

@@ -4,8 +4,9 @@ Array layout (``.npz``, ``.h5``):
 
 ====================  ========  ===============================================
 ``label``             (N, M)    predicted labels (natural units)
-``label_err``         (N, M)    total 1-sigma error (Fisher and model error)
+``label_err``         (N, M)    total 1-sigma error (Fisher, map and model error)
 ``label_fisher_err``  (N, M)    Fisher (measurement) part alone
+``label_map_err``     (N, M)    label-map (finite training set) part alone
 ``label_model_err``   (M,)      learned model-error part
 ``label_cov``         (N, M, M) full covariance
 ``label_names``       (M,)
@@ -40,6 +41,8 @@ def prediction_arrays(pred: Prediction) -> dict[str, np.ndarray]:
         out[f"{name}_err"] = o.errors
         out[f"{name}_fisher_err"] = o.fisher_errors
         out[f"{name}_model_err"] = np.asarray(o.model_error)
+        if o.map_errors is not None:
+            out[f"{name}_map_err"] = o.map_errors
         if o.cov is not None:
             out[f"{name}_cov"] = o.cov
         out[f"{name}_names"] = np.array(o.names)
