@@ -58,3 +58,21 @@ def test_take_keeps_extras_and_ids():
     sub = ds.take(np.array([3, 1]))
     assert sub.ids.tolist() == ["d", "b"]
     assert sub.extras["snr"].tolist() == [3.0, 1.0]
+
+
+def test_float32_spectra_are_kept_float32_with_the_same_missing_rules():
+    rng = np.random.default_rng(0)
+    flux = rng.random((20, 30)).astype(np.float32) + 0.5
+    err = np.full((20, 30), 0.01, np.float32)
+    flux[0, 0], err[1, 1], err[2, 2], flux[3, 3] = np.nan, 9999.0, 1e-30, 0.0
+    err[4, 4] = 10.0  # inverse variance 0.01 < 0.1
+    o32 = Output.create(flux, err, kind="spectrum")
+    o64 = Output.create(flux.astype(np.float64), err.astype(np.float64), kind="spectrum")
+    assert o32.values.dtype == np.float32 and o64.values.dtype == np.float64
+    np.testing.assert_array_equal(o32.missing, o64.missing)
+    assert o32.missing[[0, 1, 3, 4], [0, 1, 3, 4]].all() and not o32.missing[2, 2]
+    np.testing.assert_allclose(o32.ivar(), o64.ivar(), rtol=1e-6)
+    assert np.isfinite(o32.ivar()).all()  # 1 / (1e-30)^2 computed in float64
+    labels = Output.create(np.ones((3, 1), np.float32), np.ones((3, 1), np.float32),
+                           names=["TEFF"])
+    assert labels.values.dtype == np.float64  # labels are always float64

@@ -38,9 +38,13 @@ class DataError(ValueError):
     """Input data that cannot be used; the message names the output and the problem."""
 
 
-def _as_2d(name: str, what: str, x: object, n: int | None = None) -> np.ndarray:
+def _as_2d(name: str, what: str, x: object, n: int | None = None,
+           keep_float32: bool = False) -> np.ndarray:
+    dtype = np.float64
+    if keep_float32 and getattr(x, "dtype", None) == np.float32:
+        dtype = np.float32  # spectra given as float32 stay float32 (half the memory)
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name}: {what} is not numeric ({exc})") from None
     if arr.ndim == 1:
@@ -57,8 +61,10 @@ class Output:
     """One observed output block of a dataset.
 
     Attributes:
-        values: (N, D) observed values (labels in their natural units, or flux).
-        errors: (N, D) 1-sigma errors, same units as ``values``.
+        values: (N, D) observed values (labels in their natural units, or flux);
+            float64, except spectra given as float32, which are kept as float32
+            (every computation uses them in float64).
+        errors: (N, D) 1-sigma errors, same units and dtype as ``values``.
         kind: ``"label"`` (rescaled before fitting, names required) or ``"spectrum"``
             (pixels on a wavelength grid; extra scatter fitted by default).
         names: (D,) column names for labels (e.g. ``"TEFF"``); pixel indices otherwise.
@@ -92,8 +98,9 @@ class Output:
         """
         if kind not in ("label", "spectrum"):
             raise DataError(f"{label}: kind must be 'label' or 'spectrum', got {kind!r}")
-        v = _as_2d(label, "values", values)
-        e = _as_2d(label, "errors", errors, n=v.shape[0])
+        spectrum = kind == "spectrum"
+        v = _as_2d(label, "values", values, keep_float32=spectrum)
+        e = _as_2d(label, "errors", errors, n=v.shape[0], keep_float32=spectrum)
         if e.shape != v.shape:
             raise DataError(f"{label}: errors shape {e.shape} differs from values {v.shape}")
         d = v.shape[1]
@@ -124,7 +131,7 @@ class Output:
         }
         if kind == "spectrum":
             with np.errstate(divide="ignore", invalid="ignore"):
-                ivar = 1.0 / e**2
+                ivar = 1.0 / e.astype(np.float64) ** 2
             reasons["flux == 0"] = v == 0
             reasons[f"inverse variance < {MIN_FLUX_IVAR:g}"] = (
                 np.isfinite(e) & (e > 0) & (e < LARGE_ERROR) & (ivar < MIN_FLUX_IVAR)
@@ -151,7 +158,7 @@ class Output:
     def ivar(self) -> np.ndarray:
         """(N, D) inverse variances 1/err^2, exactly 0 for missing entries."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            w = 1.0 / self.errors**2
+            w = 1.0 / self.errors.astype(np.float64) ** 2
         return np.where(self.missing, 0.0, w)
 
     def clean_values(self) -> np.ndarray:
@@ -160,7 +167,7 @@ class Output:
         The zero is only a placeholder that keeps arithmetic finite: every missing
         entry also has weight exactly 0, so it never contributes to any fit.
         """
-        return np.where(self.missing, 0.0, self.values)
+        return np.where(self.missing, 0.0, self.values.astype(np.float64))
 
     def take(self, index: np.ndarray) -> Output:
         """Rows ``index`` of this output (a new Output; arrays are copied)."""

@@ -65,7 +65,11 @@ def prepare_output(o: Output, spec: OutputSpec, dtype: Any = jnp.float64) -> Pre
     w = np.empty(o.values.shape, dtype=dtype)
     for a in range(0, o.n, 4096):  # by rows: no float64 (N, D) temporaries
         part = o.take(slice(a, a + 4096))
-        w[a:a + 4096] = part.ivar() * spec.scale**2
+        wa = part.ivar() * spec.scale**2
+        if np.dtype(dtype) == np.float32 and float(np.max(wa, initial=0.0)) > 1e30:
+            # inverse variances beyond float32's range: keep this output in float64
+            return prepare_output(o, spec, jnp.float64)
+        w[a:a + 4096] = wa
         y[a:a + 4096] = np.where(w[a:a + 4096] > 0,
                                  (part.clean_values() - spec.center) / spec.scale, 0.0)
     return Prepared(jnp.asarray(y), jnp.asarray(w))

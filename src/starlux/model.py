@@ -73,12 +73,13 @@ class Lux:
         folds: K for the calibration folds (the first fold also scores the automatic
             choice of P / Omega).
         fold_rounds: how each calibration fold's model is fitted: ``None`` fits it
-            from scratch (agendas 1 and 2, about the cost of the final fit per fold);
-            an int starts from the final fit's maps and latents and re-solves, on the
-            fold's training objects only, the maps then the latents that many times,
-            then the maps once more (the held-out objects' data enter the fold model
-            only through that starting point). The default 1 costs about a third of
-            one full fit for all folds together.
+            from scratch (agendas 1 and 2: about the cost of the final fit per fold);
+            an int starts from the final fit and re-solves the maps on the fold's
+            training objects only, then that many times the latents and the maps again
+            (the held-out objects enter the fold model only through its starting
+            latents). The default 0 (maps only) costs about one map solve per fold;
+            measured on the benchmarks it calibrates as well as fitting from scratch
+            (emulator std of standardised residuals 0.87-1.01, line toy 1.02-1.21).
         prior: prior on latents at inference: ``"empirical"`` (Gaussian fitted to
             the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
         latent_grid / reg_grid: candidates when choosing automatically (P first at
@@ -98,7 +99,7 @@ class Lux:
     refit_maps: bool = True
     calibrate: bool = True
     folds: int = 3
-    fold_rounds: int | None = 1
+    fold_rounds: int | None = 0
     prior: Prior = "empirical"
     latent_grid: tuple[str, ...] = ("1x+1", "2x", "4x", "8x")
     reg_grid: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)

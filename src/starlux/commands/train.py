@@ -18,6 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--folds", type=int, default=3,
                    help="folds for the model-error calibration (default 3)")
+    p.add_argument("--fold-rounds", default="0", metavar="INT|scratch",
+                   help="calibration fold models: re-solve maps (and latents INT times) "
+                        "starting from the final fit (default 0), or 'scratch' to fit each "
+                        "fold from scratch (about 3x slower)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip learning the model-error term (Fisher errors only)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -31,8 +35,13 @@ def run(args: argparse.Namespace) -> int:
     latents = args.latents
     if latents is not None and latents.isdigit():
         latents = int(latents)
+    rounds = args.fold_rounds.strip().lower()
+    if rounds != "scratch" and not rounds.isdigit():
+        raise ValueError(f"--fold-rounds must be a non-negative integer or 'scratch', "
+                         f"got {args.fold_rounds!r}")
     cfg = Lux(latents=latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
               folds=args.folds, calibrate=not args.no_calibrate,
+              fold_rounds=None if rounds == "scratch" else int(rounds),
               progress=not args.no_progress)
     print(ds.describe())
     model = cfg.fit(ds)
