@@ -30,14 +30,17 @@ from tqdm.auto import tqdm
 
 from .data import DataError, Dataset
 from .infer import (
+    Prediction,
     Prepared,
+    _natural_output,
     effective_weights,
     prepare_output,
+    prior_terms,
     single_threaded_blas,
     solve_latents,
 )
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
-from .transforms import LinearTransform
+from .transforms import LinearTransform, row_chunks
 
 __all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling"]
 
@@ -149,15 +152,25 @@ def scatter_step(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: 
     Returns ``(ln_s (D,), effective weights (N, D) in the dtype of ivar, chi^2 with them)``.
     """
     n, d = y.shape
-    resid = jnp.concatenate([(y[a:a + chunk_size] - transform.apply(params, z[a:a + chunk_size])
-                              ).astype(y.dtype) for a in range(0, n, chunk_size)])
+    size = min(chunk_size, n)
+    resid = np.empty((n, d), dtype=y.dtype)
+    for i, (zc, yc) in enumerate(row_chunks(size, z, y)):
+        part = np.asarray(_residual_chunk(transform, params, zc, yc))
+        resid[i * size:(i + 1) * size] = part[:n - i * size]
+    ivar_host = np.asarray(ivar)
     ln_s, weights, chi2 = [], [], 0.0
     for a in range(0, d, block):
-        ln_b, w_b, c_b = _scatter_block(resid[:, a:a + block], ivar[:, a:a + block])
+        ln_b, w_b, c_b = _scatter_block(resid[:, a:a + block], ivar_host[:, a:a + block])
         ln_s.append(ln_b)
         weights.append(w_b)
         chi2 += float(c_b)
     return jnp.concatenate(ln_s), jnp.concatenate(weights, axis=1), chi2
+
+
+@partial(jax.jit, static_argnames=("transform",))
+def _residual_chunk(transform: Any, params: dict[str, jax.Array], z: jax.Array,
+                    y: jax.Array) -> jax.Array:
+    return (y.astype(jnp.float64) - transform.apply(params, z)).astype(y.dtype)
 
 
 @jax.jit
@@ -201,8 +214,9 @@ def steps_per_refit(config: Lux, names: list[str]) -> int:
 def chi2_total(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: jax.Array,
                w: jax.Array, chunk_size: int = 1024) -> float:
     """``sum w (y - f(z))^2`` over all entries, by chunks of objects."""
-    return float(sum(_chi2_chunk(transform, params, z[a:a + chunk_size], y[a:a + chunk_size],
-                                 w[a:a + chunk_size]) for a in range(0, z.shape[0], chunk_size)))
+    # zero-padded rows of the last block have zero weight
+    return float(sum(_chi2_chunk(transform, params, zc, yc, wc)
+                     for zc, yc, wc in row_chunks(chunk_size, z, y, w)))
 
 
 @partial(jax.jit, static_argnames=("transform",))
@@ -326,8 +340,8 @@ def refit_core(
     params = dict(start.params)
     z = start.z[rows]
     data = {}
-    for k in names:
-        y, w = prepared[k].y[rows], prepared[k].ivar[rows]
+    for k, part in _rows(prepared, rows).items():
+        y, w = part.y, part.ivar
         if k in start.ln_scatter:
             w = effective_weights(w, start.ln_scatter[k])
         data[k] = (y, w)
@@ -474,8 +488,36 @@ def train(config: Lux, dataset: Dataset) -> LuxModel:
         return _train(config, dataset)
 
 
+def predict_prepared(model: LuxModel, prepared: dict[str, Prepared], inputs: list[str],
+                     outputs: list[str]) -> Prediction:
+    """Predict ``outputs`` from already prepared ``inputs`` (model units, as stored for
+    training) with the model's inference prior: the same solve as
+    :meth:`LuxModel.predict` without re-reading and re-preparing the data (used for the
+    held-out folds during training). No label covariances are kept."""
+    data = {}
+    for k in inputs:
+        w = prepared[k].ivar
+        if k in model.ln_scatter:
+            w = effective_weights(w, model.ln_scatter[k])
+        data[k] = (prepared[k].y, w)
+    prec, mean = prior_terms(model)
+    params = {k: {a: jnp.asarray(v) for a, v in model.params[k].items()} for k in model.params}
+    sol = solve_latents(model.specs, params, data, prec, mean, chunk_size=model.config.chunk_size,
+                        want_cov=True, precision=model.config.precision)
+    z = np.asarray(sol.z)
+    outs = {}
+    for k in outputs:
+        tr = model.specs[k].transform
+        vals = np.asarray(tr.apply(params[k], sol.z))
+        fvar = np.asarray(tr.propagate(params[k], sol.z, sol.cov))
+        outs[k] = _natural_output(model, k, vals, fvar, None, z)
+    return Prediction(z=z, z_cov=None, outputs=outs, chi2={}, n_used={}, inputs=tuple(inputs))
+
+
 def _rows(prepared: dict[str, Prepared], rows: np.ndarray) -> dict[str, Prepared]:
-    return {k: Prepared(p.y[rows], p.ivar[rows]) for k, p in prepared.items()}
+    # rows gathered on the host (a NumPy view of a CPU array; 4x faster than XLA's gather)
+    return {k: Prepared(jnp.asarray(np.asarray(p.y)[rows]), jnp.asarray(np.asarray(p.ivar)[rows]))
+            for k, p in prepared.items()}
 
 
 def _train(config: Lux, dataset: Dataset) -> LuxModel:
@@ -522,9 +564,9 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     bar = tqdm(total=total, desc="training", unit="step", disable=not config.progress)
 
     def predict_fold(i: int, res: FitResult, cfg: Lux) -> tuple[Dataset, Any]:
-        hold_ds = dataset.take(folds[i])
+        hold_ds = dataset.with_outputs(labels).take(folds[i])
         sub = _model_from_fit(cfg, specs, res)
-        return hold_ds, sub.predict(hold_ds, inputs=spectral, outputs=labels)
+        return hold_ds, predict_prepared(sub, _rows(prep, folds[i]), spectral, labels)
 
     def cold_fold(i: int, p: int, reg: float) -> tuple[Dataset, Any]:
         cfg = replace(config, latents=p, reg=reg)

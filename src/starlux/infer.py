@@ -124,12 +124,11 @@ def solve_latents(
     n = next(iter(data.values()))[0].shape[0]
     p = prior_precision.shape[0]
     transforms = tuple(specs[k].transform for k in names)
-    caches = tuple(specs[k].transform.precompute(params[k]) for k in names)
     pars = tuple(params[k] for k in names)
     linear = all(t.is_linear for t in transforms)
     mixed = precision == "mixed" and linear
-    if mixed:
-        caches = tuple(None if c is None else c.astype(jnp.float32) for c in caches)
+    caches = tuple(t.precompute(pa, jnp.float32 if mixed else None)
+                   for t, pa in zip(transforms, pars, strict=True))
     if z0 is None:
         z0 = jnp.broadcast_to(prior_mean, (n, p))
     prior_shift = prior_precision @ prior_mean
@@ -153,11 +152,14 @@ def solve_latents(
                           chi2)
 
 
-def _edge_rows(x: jax.Array, a: int, b: int, size: int) -> jax.Array:
-    """Rows a:b of x, padded to ``size`` rows by repeating the last one."""
+def _edge_rows(x: jax.Array, a: int, b: int, size: int) -> np.ndarray:
+    """Rows a:b of x, padded to ``size`` rows by repeating the last one.
+
+    Sliced on the host (a NumPy view of a CPU array: no eager XLA slice per block)."""
+    part = np.asarray(x)[a:b]
     if b - a == size:
-        return x[a:b]
-    return jnp.pad(x[a:b], [(0, size - (b - a))] + [(0, 0)] * (x.ndim - 1), mode="edge")
+        return part
+    return np.pad(part, [(0, size - (b - a))] + [(0, 0)] * (part.ndim - 1), mode="edge")
 
 
 @partial(jax.jit, static_argnames=("transforms", "n_steps", "want_cov", "refine"))

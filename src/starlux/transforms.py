@@ -67,8 +67,9 @@ class Transform:
             return jnp.einsum("ndp,npq,neq->nde", jac, cov, jac)
         return jnp.einsum("ndp,npq,ndq->nd", jac, cov, jac)
 
-    def precompute(self, params: Params) -> Any:
-        """Anything reused across chunks of objects in :meth:`latent_system`."""
+    def precompute(self, params: Params, dtype: Any = None) -> Any:
+        """Anything reused across chunks of objects in :meth:`latent_system`
+        (``dtype``: the precision the latent Gram matrices may be formed in)."""
         return None
 
     def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
@@ -167,8 +168,8 @@ class LinearTransform(Transform):
         packed_cov = cov[:, i, j] * jnp.where(i == j, 1.0, 2.0)
         return packed_cov @ packed_outer(w).T
 
-    def precompute(self, params: Params) -> jax.Array:
-        return packed_outer(params["W"])
+    def precompute(self, params: Params, dtype: Any = None) -> jax.Array:
+        return _packed_outer_as(params["W"], dtype or params["W"].dtype)
 
     def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                       cache: Any = None) -> tuple[jax.Array, jax.Array]:
@@ -232,6 +233,11 @@ class LinearTransform(Transform):
         return {"W": sol}, float(chi2)
 
 
+@partial(jax.jit, static_argnames=("dtype",))
+def _packed_outer_as(w: jax.Array, dtype: Any) -> jax.Array:
+    return packed_outer(w.astype(dtype))
+
+
 def row_chunks(chunk_size: int, *arrays: jax.Array) -> Iterator[tuple[jax.Array, ...]]:
     """Blocks of ``chunk_size`` rows of each array, the last one zero-padded.
 
@@ -240,11 +246,12 @@ def row_chunks(chunk_size: int, *arrays: jax.Array) -> Iterator[tuple[jax.Array,
     """
     n = arrays[0].shape[0]
     size = min(chunk_size, n)
+    host = [np.asarray(x) for x in arrays]  # views of CPU arrays: slicing is free
     for a in range(0, n, size):
-        parts = tuple(x[a:a + size] for x in arrays)
+        parts = tuple(x[a:a + size] for x in host)
         short = size - parts[0].shape[0]
         if short:
-            parts = tuple(jnp.pad(x, [(0, short)] + [(0, 0)] * (x.ndim - 1)) for x in parts)
+            parts = tuple(np.pad(x, [(0, short)] + [(0, 0)] * (x.ndim - 1)) for x in parts)
         yield parts
 
 
