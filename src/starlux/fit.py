@@ -164,7 +164,8 @@ def scatter_step(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: 
         ln_s.append(ln_b)
         weights.append(w_b)
         chi2 += float(c_b)
-    return jnp.concatenate(ln_s), jnp.concatenate(weights, axis=1), chi2
+    return (jnp.asarray(np.concatenate([np.asarray(x) for x in ln_s])),
+            jnp.asarray(np.concatenate([np.asarray(x) for x in weights], axis=1)), chi2)
 
 
 @partial(jax.jit, static_argnames=("transform",))
@@ -278,7 +279,7 @@ def fit_core(
     n_latents: int,
     reg: float,
     config: Lux,
-    key: jax.Array,
+    seed: int,
     desc: str = "train",
     bar: Any = None,
 ) -> FitResult:
@@ -288,9 +289,10 @@ def fit_core(
     the data (no separate evaluation).
     """
     names = list(prepared)
-    keys = jax.random.split(key, len(names))
-    params = {k: specs[k].transform.init(kk, n_latents, specs[k].dim)
-              for k, kk in zip(names, keys, strict=True)}
+    # one independent stream per output, in output order (same seed, same maps)
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names))]
+    params = {k: specs[k].transform.init(r, n_latents, specs[k].dim)
+              for k, r in zip(names, rngs, strict=True)}
     z = initial_latents(prepared, specs, n_latents)
     raw = {k: (prepared[k].y, prepared[k].ivar) for k in names}
     track = _Tracker(names, desc, bar, steps_per_fit(config, names, specs), config.progress)
@@ -530,7 +532,7 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     spectral = [k for k, s in specs.items() if s.kind == "spectrum"]
     labels = [k for k, s in specs.items() if s.kind == "label"]
     rng = np.random.default_rng(config.seed)
-    key = jax.random.PRNGKey(config.seed)
+    seed = config.seed
     prep = {k: prepare_output(dataset[k], specs[k], storage_dtype(config, specs[k]))
             for k in specs}
     auto = config.latents is None or config.reg is None
@@ -571,7 +573,7 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     def cold_fold(i: int, p: int, reg: float) -> tuple[Dataset, Any]:
         cfg = replace(config, latents=p, reg=reg)
         res = fit_core(_rows(prep, np.setdiff1d(everyone, folds[i])), specs, p, reg, cfg,
-                       key, desc=f"fold {i + 1}/{k} P={p} reg={reg:g}", bar=bar)
+                       seed, desc=f"fold {i + 1}/{k} P={p} reg={reg:g}", bar=bar)
         return predict_fold(i, res, cfg)
 
     selection: list[dict[str, Any]] = []
@@ -595,7 +597,7 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
         p_best, reg_best = lat[0], reg0
 
     final_cfg = replace(config, latents=p_best, reg=reg_best)
-    res = fit_core(prep, specs, p_best, reg_best, final_cfg, key,
+    res = fit_core(prep, specs, p_best, reg_best, final_cfg, seed,
                    desc=f"final P={p_best} reg={reg_best:g}", bar=bar)
 
     model_error: dict[str, np.ndarray] = {}

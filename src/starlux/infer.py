@@ -144,12 +144,13 @@ def solve_latents(
                                     _edge_rows(z0, a, b, size),
                                     prior_precision, prior_shift, prox,
                                     1 if linear else n_gauss_newton, want_cov, linear)
-        zs.append(z[:b - a])
-        covs.append(None if cov is None else cov[:b - a])
-        chis.append(tuple(c[:b - a] for c in chi))
-    chi2 = {k: jnp.concatenate([c[i] for c in chis]) for i, k in enumerate(names)}
-    return LatentSolution(jnp.concatenate(zs), jnp.concatenate(covs) if want_cov else None,
-                          chi2)
+        zs.append(np.asarray(z)[:b - a])
+        covs.append(None if cov is None else np.asarray(cov)[:b - a])
+        chis.append(tuple(np.asarray(c)[:b - a] for c in chi))
+    # assembled on the host (no XLA concatenation to compile for every N)
+    chi2 = {k: jnp.asarray(np.concatenate([c[i] for c in chis])) for i, k in enumerate(names)}
+    return LatentSolution(jnp.asarray(np.concatenate(zs)),
+                          jnp.asarray(np.concatenate(covs)) if want_cov else None, chi2)
 
 
 def _edge_rows(x: jax.Array, a: int, b: int, size: int) -> np.ndarray:
