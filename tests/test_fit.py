@@ -177,3 +177,34 @@ def test_calibrate_model_error_with_heteroscedastic_catalogue_errors():
     s = calibrate_model_error(pred, fisher_var, obs, obs_err, np.ones((n, 1), bool))
     z = (pred - truth) / np.sqrt(fisher_var + s**2)
     assert np.std(z) == pytest.approx(1.0, abs=0.05)
+
+
+def test_heldout_prediction_from_prepared_arrays_matches_predict():
+    from starlux.fit import make_specs, predict_prepared, storage_dtype
+    from starlux.infer import prepare_output
+
+    ds, _ = make_bilinear(n=200, d=30, noise=0.01, label_noise=0.02, seed=3)
+    model = Lux(latents=5, reg=10.0, progress=False).fit(ds)
+    specs = make_specs(ds, model.config)
+    prep = {k: prepare_output(ds[k], specs[k], storage_dtype(model.config, specs[k]))
+            for k in specs}
+    fast = predict_prepared(model, prep, ["flux"], ["label"])["label"]
+    ref = model.predict(ds, inputs=["flux"], outputs=["label"])["label"]
+    # training storage keeps the spectra as float32: the values move by far less than
+    # their error bars
+    assert np.max(np.abs(fast.values - ref.values) / ref.errors) < 1e-3
+    np.testing.assert_allclose(np.sqrt(fast.statistical_var), np.sqrt(ref.statistical_var),
+                               rtol=1e-5)
+    assert ref.map_errors is not None and np.all(ref.map_errors > 0)
+
+
+def test_map_errors_shrink_with_more_training_stars():
+    small, _ = make_bilinear(n=100, d=30, noise=0.01, label_noise=0.05, seed=4)
+    large, _ = make_bilinear(n=1600, d=30, noise=0.01, label_noise=0.05, seed=4)
+    test, _ = make_bilinear(n=50, d=30, noise=0.01, seed=5)
+    errs = []
+    for ds in (small, large):
+        m = Lux(latents=5, reg=10.0, calibrate=False, progress=False).fit(ds)
+        errs.append(np.median(m.predict(test, inputs=["flux"])["label"].map_errors, axis=0))
+    # 16x the stars: the label-map uncertainty falls (by ~4 for a fixed model)
+    assert np.all(errs[1] < errs[0] / 2.0)

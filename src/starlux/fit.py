@@ -9,11 +9,15 @@ the latents with scatter and the L2 penalty Omega (loss = chi^2/2 + Omega sum z^
 Every map and latent update is a min-norm (proximal) update from the current value, so
 latent dimensions that start at zero (eq. 9) are not killed by the exact solves.
 
+Every solve streams over blocks of objects; the chi^2 recorded after each step is a
+by-product of the step's own passes over the data.
+
 Around this core, :func:`train` splits the labelled training objects into K folds to
-(a) choose P and Omega when they are not given (scored on the first fold) and
-(b) learn the per-label model-error term that makes the reported uncertainties honest
-(every labelled object gets a prediction from a model that did not see it); it then
-refits on all objects.
+(a) choose P and Omega when they are not given (cold fits scored on the first fold),
+then fits all objects, and (b) learns the per-label model-error term that makes the
+reported uncertainties honest: every labelled object gets a prediction from a fold
+model that did not see it (started from the final fit, see ``Lux.fold_rounds``), and
+:func:`calibrate_model_error` turns the held-out residuals into sigma_m.
 """
 
 from __future__ import annotations
