@@ -43,8 +43,9 @@ from .infer import (
     single_threaded_blas,
     solve_latents,
 )
+from .linalg import row_chunks
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
-from .transforms import LinearTransform, row_chunks
+from .transforms import LinearTransform
 
 __all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling"]
 

@@ -31,6 +31,7 @@ from .linalg import (
     cho_inverse,
     cho_solve_factor,
     packed_outer,
+    row_chunks,
     unpack_index,
 )
 from .model import LuxModel, OutputSpec
@@ -134,33 +135,23 @@ def solve_latents(
     prior_shift = prior_precision @ prior_mean
     zs, covs, chis = [], [], []
     size = min(chunk_size, n)
-    for a in range(0, n, size):
-        b = min(n, a + size)
-        # every block has ``size`` rows (one compilation): the last one is padded by
-        # repeating its last object, whose copies are dropped below
-        ys = tuple(_edge_rows(data[k][0], a, b, size) for k in names)
-        ws = tuple(_edge_rows(data[k][1], a, b, size) for k in names)
-        z, cov, chi = _latent_chunk(transforms, pars, caches, ys, ws,
-                                    _edge_rows(z0, a, b, size),
-                                    prior_precision, prior_shift, prox,
+    k = len(names)
+    # every block has ``size`` rows (one compilation): the last one is padded by
+    # repeating its last object, whose copies are dropped below
+    blocks = row_chunks(size, z0, *(data[c][0] for c in names), *(data[c][1] for c in names),
+                        pad="edge")
+    for a, (z0c, *yw) in zip(range(0, n, size), blocks, strict=True):
+        m = min(n, a + size) - a
+        z, cov, chi = _latent_chunk(transforms, pars, caches, tuple(yw[:k]), tuple(yw[k:]),
+                                    z0c, prior_precision, prior_shift, prox,
                                     1 if linear else n_gauss_newton, want_cov, linear)
-        zs.append(np.asarray(z)[:b - a])
-        covs.append(None if cov is None else np.asarray(cov)[:b - a])
-        chis.append(tuple(np.asarray(c)[:b - a] for c in chi))
+        zs.append(np.asarray(z)[:m])
+        covs.append(None if cov is None else np.asarray(cov)[:m])
+        chis.append(tuple(np.asarray(c)[:m] for c in chi))
     # assembled on the host (no XLA concatenation to compile for every N)
     chi2 = {k: jnp.asarray(np.concatenate([c[i] for c in chis])) for i, k in enumerate(names)}
     return LatentSolution(jnp.asarray(np.concatenate(zs)),
                           jnp.asarray(np.concatenate(covs)) if want_cov else None, chi2)
-
-
-def _edge_rows(x: jax.Array, a: int, b: int, size: int) -> np.ndarray:
-    """Rows a:b of x, padded to ``size`` rows by repeating the last one.
-
-    Sliced on the host (a NumPy view of a CPU array: no eager XLA slice per block)."""
-    part = np.asarray(x)[a:b]
-    if b - a == size:
-        return part
-    return np.pad(part, [(0, size - (b - a))] + [(0, 0)] * (part.ndim - 1), mode="edge")
 
 
 @partial(jax.jit, static_argnames=("transforms", "n_steps", "want_cov", "refine"))
@@ -207,7 +198,7 @@ class OutputPrediction:
     Three independent parts, kept separately: ``fisher_errors`` (N, D), the
     measurement part (noise of this object's inputs, from the posterior precision of
     its latents); ``map_errors`` (N, D), the uncertainty of the label map learned from
-    a finite, noisy training set (zero for outputs without one); ``model_error`` (D,),
+    a finite, noisy training set (``None`` for outputs without one); ``model_error`` (D,),
     the learned model-error term. ``errors`` = sqrt(fisher^2 + map^2 + model^2);
     ``cov`` is the full (N, D, D) covariance for label outputs (Fisher part plus the
     diagonal map and model-error terms).

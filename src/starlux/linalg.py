@@ -14,11 +14,14 @@ memory stays bounded, then solved by Cholesky factorisation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "row_chunks",
     "gram_packed_per_column",
     "packed_outer",
     "unpack_index",
@@ -35,6 +38,28 @@ __all__ = [
 
 def _triu(p: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(p)
+
+
+def row_chunks(chunk_size: int, *arrays: jax.Array,
+               pad: str = "zeros") -> Iterator[tuple[np.ndarray, ...]]:
+    """Blocks of ``chunk_size`` rows of each array (host views), the last one padded.
+
+    All blocks have one shape (one compilation of the jitted kernels, whatever N and
+    however a dataset is split). ``pad="zeros"``: the padding rows carry zero weight in
+    every sum; ``pad="edge"``: they repeat the last row (for per-row solves whose padded
+    results are dropped).
+    """
+    n = arrays[0].shape[0]
+    size = min(chunk_size, n)
+    host = [np.asarray(x) for x in arrays]  # views of CPU arrays: slicing is free
+    mode = {"zeros": "constant", "edge": "edge"}[pad]
+    for a in range(0, n, size):
+        parts = tuple(x[a:a + size] for x in host)
+        short = size - parts[0].shape[0]
+        if short:
+            parts = tuple(np.pad(x, [(0, short)] + [(0, 0)] * (x.ndim - 1), mode=mode)
+                          for x in parts)
+        yield parts
 
 
 def packed_outer(x: jax.Array) -> jax.Array:

@@ -10,7 +10,6 @@ weighted least-squares solves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -25,10 +24,11 @@ from .linalg import (
     gram_packed_per_column,
     gram_per_row,
     packed_outer,
+    row_chunks,
     unpack_symmetric,
 )
 
-__all__ = ["Transform", "LinearTransform", "TRANSFORMS", "row_chunks"]
+__all__ = ["Transform", "LinearTransform", "TRANSFORMS"]
 
 Params = dict[str, jax.Array]
 
@@ -210,8 +210,8 @@ class LinearTransform(Transform):
 
         Two passes over chunks of ``chunk_size`` objects (memory bounded by one chunk,
         ``y`` and ``w`` may be float32): the first accumulates the Gram matrices (the
-        dominant N x D x P^2 cost; in float32 when ``precision="mixed"``) and the
-        right-hand sides (float64); the second computes the exact float64 residual of
+        dominant N x D x P^2 cost) and the right-hand sides, both in float32 when
+        ``precision="mixed"``; the second computes the exact float64 residual of
         the solution, which gives one step of iterative refinement (restoring float64
         accuracy) and the chi^2 at the refined solution.
         """
@@ -236,23 +236,6 @@ class LinearTransform(Transform):
 @partial(jax.jit, static_argnames=("dtype",))
 def _packed_outer_as(w: jax.Array, dtype: Any) -> jax.Array:
     return packed_outer(w.astype(dtype))
-
-
-def row_chunks(chunk_size: int, *arrays: jax.Array) -> Iterator[tuple[jax.Array, ...]]:
-    """Blocks of ``chunk_size`` rows of each array, the last one zero-padded.
-
-    All blocks have one shape (one compilation of the jitted kernels, whatever N and
-    however a dataset is split); the zero rows carry zero weight in every sum.
-    """
-    n = arrays[0].shape[0]
-    size = min(chunk_size, n)
-    host = [np.asarray(x) for x in arrays]  # views of CPU arrays: slicing is free
-    for a in range(0, n, size):
-        parts = tuple(x[a:a + size] for x in host)
-        short = size - parts[0].shape[0]
-        if short:
-            parts = tuple(np.pad(x, [(0, short)] + [(0, 0)] * (x.ndim - 1)) for x in parts)
-        yield parts
 
 
 @partial(jax.jit, donate_argnums=(0, 1))
