@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ from .linalg import (
     unpack_index,
 )
 from .model import LuxModel, OutputSpec
+from .prediction import OutputPrediction, Prediction, concat_predictions
 from .transforms import LinearTransform
 
 __all__ = ["Prediction", "OutputPrediction", "predict", "infer_latents", "prepare_output",
@@ -189,62 +190,6 @@ def _latent_chunk(transforms, params, caches, ys, ws, z0, prior_precision, prior
         chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.einsum("np,npq,nq->n", dz, hk, dz)
                for ck, gk, hk in zip(chi, grads, hs, strict=True)]
     return z, (cho_inverse(c) if want_cov else None), tuple(chi)
-
-
-@dataclass
-class OutputPrediction:
-    """Predicted values of one output for N objects, in natural units.
-
-    Three independent parts, kept separately: ``fisher_errors`` (N, D), the
-    measurement part (noise of this object's inputs, from the posterior precision of
-    its latents); ``map_errors`` (N, D), the uncertainty of the label map learned from
-    a finite, noisy training set (``None`` for outputs without one); ``model_error`` (D,),
-    the learned model-error term. ``errors`` = sqrt(fisher^2 + map^2 + model^2);
-    ``cov`` is the full (N, D, D) covariance for label outputs (Fisher part plus the
-    diagonal map and model-error terms).
-    """
-
-    values: np.ndarray
-    errors: np.ndarray
-    fisher_errors: np.ndarray
-    model_error: np.ndarray
-    cov: np.ndarray | None
-    names: tuple[str, ...]
-    wavelength: np.ndarray | None = None
-    map_errors: np.ndarray | None = None
-
-    @property
-    def statistical_var(self) -> np.ndarray:
-        """(N, D) fisher^2 + map^2: the variance before the model-error term."""
-        mv = 0.0 if self.map_errors is None else self.map_errors**2
-        return self.fisher_errors**2 + mv
-
-
-@dataclass
-class Prediction:
-    """Result of :func:`predict`.
-
-    Attributes:
-        z: (N, P) inferred latents; z_cov: (N, P, P) their posterior covariance (``None``
-            from :func:`starlux.stream.predict_file`, which does not keep it).
-        outputs: per predicted output, an :class:`OutputPrediction`.
-        chi2: per input output, (N,) reduced chi^2 (chi^2 / number of observed
-            entries, with the model's extra scatter included).
-        n_used: per input output, (N,) number of observed entries used.
-        inputs: names of the outputs the latents were inferred from.
-    """
-
-    z: np.ndarray
-    z_cov: np.ndarray | None
-    outputs: dict[str, OutputPrediction]
-    chi2: dict[str, np.ndarray]
-    n_used: dict[str, np.ndarray]
-    inputs: tuple[str, ...]
-    ids: np.ndarray | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> OutputPrediction:
-        return self.outputs[name]
 
 
 def prior_terms(model: LuxModel, kind: str | None = None) -> tuple[jax.Array, jax.Array]:
@@ -711,33 +656,3 @@ def _natural_output(model: LuxModel, name: str, vals: np.ndarray, fvar: np.ndarr
         wavelength=spec.wavelength,
         map_errors=None if map_var is None else np.sqrt(map_var),
     )
-
-
-def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = None,
-                       ) -> Prediction:
-    """One :class:`Prediction` from consecutive blocks (``ids``: the whole set's ids)."""
-    first = parts[0]
-    if len(parts) == 1:
-        out = first
-        out.ids = ids if ids is not None else first.ids
-        return out
-    cat = np.concatenate
-    outputs = {}
-    for k, o in first.outputs.items():
-        outputs[k] = OutputPrediction(
-            values=cat([p.outputs[k].values for p in parts]),
-            errors=cat([p.outputs[k].errors for p in parts]),
-            fisher_errors=cat([p.outputs[k].fisher_errors for p in parts]),
-            model_error=o.model_error,
-            cov=None if o.cov is None else cat([p.outputs[k].cov for p in parts]),
-            names=o.names, wavelength=o.wavelength,
-            map_errors=None if o.map_errors is None
-            else cat([p.outputs[k].map_errors for p in parts]))
-    if ids is None and all(p.ids is not None for p in parts):
-        ids = cat([p.ids for p in parts])
-    return Prediction(
-        z=cat([p.z for p in parts]), outputs=outputs,
-        z_cov=None if first.z_cov is None else cat([p.z_cov for p in parts]),
-        chi2={k: cat([p.chi2[k] for p in parts]) for k in first.chi2},
-        n_used={k: cat([p.n_used[k] for p in parts]) for k in first.n_used},
-        inputs=first.inputs, ids=ids)

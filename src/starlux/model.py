@@ -20,7 +20,7 @@ from .data import DataError, Dataset, Output
 from .transforms import LinearTransform, Transform
 
 if TYPE_CHECKING:
-    from .infer import Prediction
+    from .prediction import Prediction
 
 __all__ = ["Lux", "LuxModel", "OutputSpec", "resolve_latents"]
 

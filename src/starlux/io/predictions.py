@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..infer import Prediction
+from ..prediction import Prediction
 from .datasets import FileFormatError, atomic_path, write_arrays
 
 __all__ = ["prediction_arrays", "write_prediction", "prediction_table"]
