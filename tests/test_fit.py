@@ -204,7 +204,8 @@ def test_map_errors_shrink_with_more_training_stars():
     test, _ = make_bilinear(n=50, d=30, noise=0.01, seed=5)
     errs = []
     for ds in (small, large):
-        m = Lux(latents=5, reg=10.0, calibrate=False, progress=False).fit(ds)
+        # 4 latents + the maps' offsets are the true model (z = [1, x], x of size 4)
+        m = Lux(latents=4, reg=10.0, calibrate=False, progress=False).fit(ds)
         errs.append(np.median(m.predict(test, inputs=["flux"])["label"].map_errors, axis=0))
     # 16x the stars: the label-map uncertainty falls (by ~4 for a fixed model)
     assert np.all(errs[1] < errs[0] / 2.0)

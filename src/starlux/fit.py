@@ -7,7 +7,7 @@ likelihood at fixed maps and latents; re-solve the maps of outputs with scatter;
 the latents with scatter and the L2 penalty Omega (loss = chi^2/2 + Omega sum z^2).
 
 Every map and latent update is a min-norm (proximal) update from the current value, so
-latent dimensions that start at zero (eq. 9) are not killed by the exact solves.
+latent dimensions that start at zero are not killed by the exact solves.
 
 Every solve streams over blocks of objects; the chi^2 recorded after each step is a
 by-product of the step's own passes over the data.
@@ -192,16 +192,23 @@ def _scatter_block(resid: jax.Array, ivar: jax.Array) -> tuple[jax.Array, jax.Ar
 
 def initial_latents(prepared: dict[str, Prepared], specs: dict[str, OutputSpec],
                     n_latents: int) -> jax.Array:
-    """Paper eq. 9: z_n = [1, rescaled labels (0 = median where missing), 0, ..., 0]."""
+    """Paper eq. 9 without its constant: z_n = [rescaled labels (0 = centre where
+    missing), 0, ..., 0].
+
+    The paper's leading 1 carried each output's constant part; every map now has its
+    own offset (:class:`~starlux.transforms.LinearTransform`), and a constant latent
+    would be exactly collinear with it (a singular first map solve). The dimensions
+    that start at 0 come alive at the first latent solve against the random maps.
+    """
     n = next(iter(prepared.values())).y.shape[0]
-    cols = [jnp.ones((n, 1))]
+    cols = [jnp.zeros((n, 0))]
     for k, s in specs.items():
         if s.kind == "label" and k in prepared:
             cols.append(jnp.where(prepared[k].ivar > 0, prepared[k].y, 0.0))
     z = jnp.concatenate(cols, axis=1)
-    if z.shape[1] > n_latents:
-        raise ValueError(f"P={n_latents} < M+1={z.shape[1]}: the eq. 9 initialisation "
-                         "needs at least one latent per label plus one")
+    if z.shape[1] + 1 > n_latents:
+        raise ValueError(f"P={n_latents} < M+1={z.shape[1] + 1}: the initialisation needs "
+                         "at least one latent per label plus one")
     return jnp.concatenate([z, jnp.zeros((n, n_latents - z.shape[1]))], axis=1)
 
 
@@ -209,12 +216,20 @@ def steps_per_fit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -
     """Number of progress steps (chi^2 evaluations) in one :func:`fit_core` call."""
     n_scatter = sum(specs[k].has_scatter for k in names)
     return (config.n_iter * (len(names) + 1) + 2 * n_scatter + 1
-            + (len(names) if config.refit_maps else 0))
+            + (len(names) if config.refit_maps else 0) + _n_discriminative(config, names, specs))
 
 
-def steps_per_refit(config: Lux, names: list[str]) -> int:
+def _n_discriminative(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
+    """Progress steps of :func:`_discriminative_maps` (one per label output)."""
+    labels = sum(specs[k].kind == "label" for k in names)
+    spectral = len(names) - labels
+    return labels if config.discriminative and spectral else 0
+
+
+def steps_per_refit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
     """Number of progress steps in one :func:`refit_core` call."""
-    return (config.fold_rounds or 0) * (len(names) + 1) + len(names)
+    return ((config.fold_rounds or 0) * (len(names) + 1) + len(names)
+            + _n_discriminative(config, names, specs))
 
 
 def chi2_total(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: jax.Array,
@@ -272,6 +287,43 @@ def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str) ->
     return sol.z
 
 
+def latent_prior(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(P,) mean and (P, P) covariance of a Gaussian fitted to latents ``z`` (N, P), with
+    a small ridge on the diagonal (the inference prior, ``prior="empirical"``)."""
+    z = np.asarray(z)
+    mean = z.mean(axis=0)
+    cov = np.cov(z, rowvar=False) if z.shape[0] > 1 else np.eye(z.shape[1])
+    cov = np.atleast_2d(cov)
+    cov = cov + 1e-8 * np.eye(z.shape[1]) * max(np.trace(cov), 1e-8)
+    return mean, cov
+
+
+def _discriminative_maps(specs, params, data, z, config: Lux, track: _Tracker) -> jax.Array:
+    """Re-solve the label maps on the latents the training objects get from their
+    spectra alone (with the inference prior), as every new object's latents will be.
+
+    Why: the maps fitted jointly with the labels suit latents that saw the labels; a
+    star inferred from its spectrum has latents shrunk towards the prior along the
+    directions its spectrum constrains poorly, and the best map for those latents is
+    the regression of the labels on them (regression calibration). Measured on the
+    671-star real set, this is what brings the labels from spectra to ridge
+    regression's accuracy. Returns the latents the label maps were solved at (for the
+    map covariances); ``z`` itself when nothing is re-solved.
+    """
+    spectral = [k for k in data if specs[k].kind != "label"]
+    labels = [k for k in data if specs[k].kind == "label"]
+    if not (config.discriminative and spectral and labels):
+        return z
+    mean, cov = latent_prior(np.asarray(z))
+    prec = np.linalg.inv(cov)
+    sol = solve_latents(specs, params, {k: data[k] for k in spectral},
+                        jnp.asarray(0.5 * (prec + prec.T)), jnp.asarray(mean),
+                        chunk_size=config.chunk_size, precision=config.precision)
+    _solve_maps(specs, params, data, sol.z, config, labels, track,
+                "label maps from spectra-only latents ({k})")
+    return sol.z
+
+
 def storage_dtype(config: Lux, spec: OutputSpec) -> Any:
     """Training storage of an output's values and weights: float32 for spectra in mixed
     precision (half the memory; every solve uses them in float64), else float64."""
@@ -321,9 +373,10 @@ def fit_core(
     z = _solve_z(specs, params, data, z, reg, config, track, "agenda2 z|maps,s,reg")
     if config.refit_maps:
         _solve_maps(specs, params, data, z, config, names, track, "agenda2 {k}|z (final)")
+    z_maps = _discriminative_maps(specs, params, data, z, config, track)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=ln_s, history=track.history,
-                     map_cov=map_covariances(specs, data, z, config.prox))
+                     map_cov=map_covariances(specs, data, z_maps, config.prox))
 
 
 def refit_core(
@@ -352,14 +405,16 @@ def refit_core(
         if k in start.ln_scatter:
             w = effective_weights(w, start.ln_scatter[k])
         data[k] = (y, w)
-    track = _Tracker(names, desc, bar, steps_per_refit(config, names), config.progress)
+    track = _Tracker(names, desc, bar, steps_per_refit(config, names, specs), config.progress)
     _solve_maps(specs, params, data, z, config, names, track, "refit {k}|z")
     for it in range(config.fold_rounds or 0):
         z = _solve_z(specs, params, data, z, reg, config, track, f"refit[{it}] z|maps")
         _solve_maps(specs, params, data, z, config, names, track, f"refit[{it}] {{k}}|z")
+    z_maps = _discriminative_maps(specs, params, data, z, config, track)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=dict(start.ln_scatter),
-                     history=track.history, map_cov=map_covariances(specs, data, z, config.prox))
+                     history=track.history,
+                     map_cov=map_covariances(specs, data, z_maps, config.prox))
 
 
 def _folds(dataset: Dataset, specs: dict[str, OutputSpec], k: int,
@@ -377,9 +432,7 @@ def _model_from_fit(config: Lux, specs, res: FitResult, ids=None) -> LuxModel:
     from . import __version__
 
     z = np.asarray(res.z)
-    mean = z.mean(axis=0)
-    cov = np.cov(z, rowvar=False) if z.shape[0] > 1 else np.eye(z.shape[1])
-    cov = np.atleast_2d(cov) + 1e-8 * np.eye(z.shape[1]) * max(np.trace(np.atleast_2d(cov)), 1e-8)
+    mean, cov = latent_prior(z)
     return LuxModel(
         config=config,
         specs=specs,
@@ -567,7 +620,7 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     total = n_full * fit_steps
     if calibrate:
         total += k * (fit_steps if config.fold_rounds is None
-                      else steps_per_refit(config, names))
+                      else steps_per_refit(config, names, specs))
     bar = tqdm(total=total, desc="training", unit="step", disable=not config.progress)
 
     def predict_fold(i: int, res: FitResult, cfg: Lux) -> tuple[Dataset, Any]:

@@ -36,7 +36,7 @@ from .linalg import (
 )
 from .model import LuxModel, OutputSpec
 from .prediction import OutputPrediction, Prediction, concat_predictions
-from .transforms import LinearTransform
+from .transforms import LinearTransform, offset
 
 __all__ = ["Prediction", "OutputPrediction", "predict", "infer_latents", "prepare_output",
            "Prepared", "solve_latents", "LatentSolution", "effective_weights", "BlockPredictor",
@@ -367,8 +367,8 @@ def _outputs(z, cov, out_params, out_tr, out_full):
 
 
 @partial(jax.jit, static_argnames=("spectra", "out_tr", "out_full", "n_refine", "want_cov"))
-def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spectra, out_tr,
-                  out_full, n_refine, want_cov):
+def _linear_block(in_w, in_b, packed_t, raws, consts, prec, mean, out_params, *, spectra,
+                  out_tr, out_full, n_refine, want_cov):
     """Everything for one block of objects when every input transform is linear.
 
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
@@ -378,6 +378,8 @@ def _linear_block(in_w, packed_t, raws, consts, prec, mean, out_params, *, spect
     the outputs in model units.
     """
     data = [_prepare(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
+    # the maps' offsets are taken off the data once: y - b = W z
+    data = [(y - bk, w) for bk, (y, w) in zip(in_b, data, strict=True)]
     n, p = data[0][0].shape[0], prec.shape[0]
     idx = unpack_index(p)
     shift = prec @ mean
@@ -565,8 +567,9 @@ class BlockPredictor:
         consts = tuple(self._consts[k] for k in self.inputs)
         if self.linear:
             in_w = tuple(self.params[k]["W"] for k in self.inputs)
+            in_b = tuple(jnp.asarray(offset(self.params[k])) for k in self.inputs)
             z, cov, chi, used, outs = _linear_block(
-                in_w, self._packed_t, padded, consts, self.prec, self.mean,
+                in_w, in_b, self._packed_t, padded, consts, self.prec, self.mean,
                 self._out_params, spectra=self._spectra, out_tr=self._out_tr,
                 out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov)
         else:  # nonlinear transforms: Gauss-Newton (solve_latents)
@@ -633,9 +636,7 @@ def _natural_output(model: LuxModel, name: str, vals: np.ndarray, fvar: np.ndarr
     fisher_var = np.maximum(np.asarray(fvar) * scale**2, 0.0)
     map_var = None
     if name in model.map_cov:
-        map_var = np.einsum("np,dpq,nq->nd", z, model.map_cov[name], z,
-                            optimize=True) * scale**2
-        map_var = np.maximum(map_var, 0.0)
+        map_var = spec.transform.map_variance(model.map_cov[name], z) * scale**2
     model_err = model.model_error.get(name, np.zeros(spec.dim))
     if spec.has_scatter and name in model.ln_scatter and name not in model.model_error:
         # a predicted spectrum's error includes the fitted per-pixel scatter

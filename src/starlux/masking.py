@@ -188,7 +188,6 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
     merr = None if out.map_errors is None else out.map_errors.copy()
     map_cov = model.map_cov.get(label_output)
     cov = None if out.cov is None else out.cov.copy()
-    a = np.asarray(model.params[label_output]["W"])
     zs = {}
     for name, mask in masks.items():
         keep = np.asarray(mask, dtype=bool)
@@ -201,12 +200,14 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
                                  want_cov=True)
         z, zc = np.asarray(z), np.asarray(zc)
         j = spec.names.index(name)
-        values[:, j] = z @ a[j] * spec.scale[j] + spec.center[j]
-        var = np.einsum("p,npq,q->n", a[j], zc, a[j]) * spec.scale[j] ** 2
+        tr, pa = spec.transform, params[label_output]
+        values[:, j] = np.asarray(tr.apply(pa, z))[:, j] * spec.scale[j] + spec.center[j]
+        var = np.asarray(tr.propagate(pa, jnp.asarray(z), jnp.asarray(zc)))[:, j]
+        var = var * spec.scale[j] ** 2
         ferr[:, j] = np.sqrt(np.maximum(var, 0.0))
         map_var = 0.0
         if merr is not None and map_cov is not None:
-            map_var = np.maximum(np.einsum("np,pq,nq->n", z, map_cov[j], z), 0.0)
+            map_var = tr.map_variance(map_cov[j:j + 1], z)[:, 0]
             map_var = map_var * spec.scale[j] ** 2
             merr[:, j] = np.sqrt(map_var)
         if cov is not None:  # correlations with other labels are not tracked

@@ -80,6 +80,10 @@ class Lux:
             latents). The default 0 (maps only) costs about one map solve per fold;
             measured on the benchmarks it calibrates as well as fitting from scratch
             (emulator std of standardised residuals 0.87-1.01, line toy 1.02-1.21).
+        discriminative: after training, re-solve the label maps on the latents the
+            training objects get from their spectra alone (see
+            :func:`starlux.fit.train`); ``False`` keeps the maps fitted jointly with
+            the labels (the paper's generative recipe).
         prior: prior on latents at inference: ``"empirical"`` (Gaussian fitted to
             the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
         latent_grid / reg_grid: candidates when choosing automatically (P first at
@@ -100,6 +104,7 @@ class Lux:
     calibrate: bool = True
     folds: int = 3
     fold_rounds: int | None = 0
+    discriminative: bool = True
     prior: Prior = "empirical"
     latent_grid: tuple[str, ...] = ("1x+1", "2x", "4x", "8x")
     reg_grid: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)

@@ -19,7 +19,6 @@ import numpy as np
 import optax
 
 from .linalg import (
-    cho_inverse,
     cho_solve_factor,
     gram_packed_per_column,
     gram_per_row,
@@ -28,7 +27,7 @@ from .linalg import (
     unpack_symmetric,
 )
 
-__all__ = ["Transform", "LinearTransform", "TRANSFORMS"]
+__all__ = ["Transform", "LinearTransform", "TRANSFORMS", "offset", "design"]
 
 Params = dict[str, jax.Array]
 
@@ -134,10 +133,16 @@ class Transform:
 
 
 class LinearTransform(Transform):
-    """``y = z W^T`` with ``W`` of shape (D, P): the paper's A (labels) and B (flux).
+    """``y = z W^T + b`` with ``W`` (D, P) and an offset ``b`` (D,): the paper's A
+    (labels) and B (flux).
 
-    The first latent dimension starts at 1 for every object (paper eq. 9), so the
-    corresponding column of ``W`` acts as an offset.
+    Why the offset: the paper relies on a latent dimension that starts at 1 (eq. 9) to
+    carry each output's constant part. When the flux has no constant part (standardised
+    or continuum-subtracted spectra, or any zero-mean data) every latent direction is
+    spent on the flux's variation, the labels' constant part has nowhere to live, and
+    labels inferred from flux come out biased by their training centre. With its own
+    offset every output is exactly invariant to a per-dimension shift (and scale) of
+    its values. Models written without ``b`` load with ``b = 0``.
     """
 
     name = "linear"
@@ -150,11 +155,11 @@ class LinearTransform(Transform):
         return hash(type(self))
 
     def init(self, rng: np.random.Generator, n_latents: int, dim: int) -> Params:
-        """``W ~ U(0, 1)`` as in the paper's Table 1."""
-        return {"W": jnp.asarray(rng.random((dim, n_latents)))}
+        """``W ~ U(0, 1)`` as in the paper's Table 1, ``b = 0``."""
+        return {"W": jnp.asarray(rng.random((dim, n_latents))), "b": jnp.zeros(dim)}
 
     def apply(self, params: Params, z: jax.Array) -> jax.Array:
-        return z @ params["W"].T
+        return z @ params["W"].T + offset(params)
 
     def jacobian(self, params: Params, z: jax.Array) -> jax.Array:
         return jnp.broadcast_to(params["W"], (z.shape[0],) + params["W"].shape)
@@ -180,22 +185,34 @@ class LinearTransform(Transform):
             low = cache.dtype
             wl = w.astype(low)
             h = gram_per_row(wl, params["W"], cache).astype(w.dtype)
-            g = ((wl * y.astype(low)) @ params["W"].astype(low)).astype(w.dtype)
+            g = ((wl * (y - offset(params)).astype(low))
+                 @ params["W"].astype(low)).astype(w.dtype)
         else:
             h = gram_per_row(w, params["W"], cache)
-            g = (w * y) @ params["W"]
+            g = (w * (y - offset(params))) @ params["W"]
         return h, g
 
     def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
         return v @ params["W"]
 
     def map_covariance(self, z: jax.Array, w: jax.Array, prox: float = 1e-8) -> jax.Array:
-        """(D, P, P) covariance of each row of ``W`` from its weighted least-squares fit,
-        ``(G_d + lam_d I)^-1`` with ``G_d = sum_n w_nd z_n z_n^T`` (float64; meant for
-        outputs with few dimensions such as labels)."""
-        gram = gram_packed_per_column(w.astype(jnp.float64), z)
-        chol, _ = _factor_rows(gram, z.shape[1], prox)
-        return cho_inverse(chol)
+        """(D, P+1, P+1) covariance of each row of ``[W, b]`` from its weighted
+        least-squares fit, ``(G_d + lam_d I)^-1`` with ``G_d = sum_n w_nd x_n x_n^T``
+        and ``x_n = [z_n, 1]`` (float64; meant for outputs with few dimensions such as
+        labels)."""
+        x = design(jnp.asarray(z, jnp.float64))
+        p = x.shape[1]
+        gram = np.asarray(unpack_symmetric(gram_packed_per_column(
+            jnp.asarray(w, jnp.float64), x), p))
+        return pseudo_inverse_spd(gram)
+
+    def map_variance(self, map_cov: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """(N, D) variance of the predicted output from the map's own uncertainty,
+        ``x_n^T C_d x_n`` (``map_cov`` from :meth:`map_covariance`)."""
+        x = np.asarray(design(jnp.asarray(z)))
+        if map_cov.shape[-1] == z.shape[1]:  # models written before the offset existed
+            x = np.asarray(z)
+        return np.maximum(np.einsum("np,dpq,nq->nd", x, map_cov, x, optimize=True), 0.0)
 
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                    prox: float = 1e-8, precision: str = "mixed", chunk_size: int = 1024,
@@ -216,13 +233,14 @@ class LinearTransform(Transform):
         accuracy) and the chi^2 at the refined solution.
         """
         low = jnp.float32 if precision == "mixed" else jnp.float64
-        p = z.shape[1]
+        p = z.shape[1] + 1  # the offset is the last column of the solved rows
         d = w.shape[1]
         gram = np.zeros((d, p * (p + 1) // 2), low)
         rhs = np.zeros((d, p), low)
         for zc, yc, wc in row_chunks(chunk_size, z, y, w):
             gram, rhs = _map_normal_chunk(gram, rhs, wc, yc, zc)
-        w_prev = params["W"]
+        w_prev = jnp.concatenate([params["W"], offset(params)[:, None]
+                                  * jnp.ones((d, 1))], axis=1)
         chol, lam, sol = _solve_rows(gram, rhs, w_prev, prox, p=p)
         grad, chi = np.zeros((d, p)), np.zeros(d)
         # the float64 residual pass is memory-bound: small blocks stay in cache
@@ -230,7 +248,44 @@ class LinearTransform(Transform):
         for zc, yc, wc in row_chunks(min(chunk_size, 256), z, y, w):
             grad, chi = _map_residual_chunk(grad, chi, wc, yc, zc, sol)
         sol, chi2 = _refine_rows(chol, lam, w_prev, sol, grad, chi)
-        return {"W": sol}, float(chi2)
+        return {"W": sol[:, :-1], "b": sol[:, -1]}, float(chi2)
+
+
+PINV_RCOND = 1e-9
+"""Relative eigenvalue below which a direction of a (diagonally normalised) Gram matrix
+counts as unconstrained in :func:`pseudo_inverse_spd`."""
+
+
+def pseudo_inverse_spd(gram: np.ndarray, rcond: float = PINV_RCOND) -> np.ndarray:
+    """(K, P, P) pseudo-inverses of symmetric positive semi-definite matrices.
+
+    Why not a ridge: a latent direction that the training objects never move along
+    (a latent the spectra leave at its prior mean is collinear with the map's offset)
+    has a ~0 eigenvalue; a ridge inverse puts ~1/ridge there, and a new object's
+    rounding-level component along it would then dominate its map variance. The
+    pseudo-inverse (after normalising by the diagonal, so that units do not matter)
+    gives such directions zero weight, as a new object that follows the training
+    objects also never moves along them.
+    """
+    gram = np.asarray(gram, dtype=np.float64)
+    d = np.sqrt(np.maximum(np.einsum("kii->ki", gram), 1e-300))
+    norm = gram / d[:, :, None] / d[:, None, :]
+    vals, vecs = np.linalg.eigh(norm)
+    keep = vals > rcond * vals[:, -1:]
+    inv_vals = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
+    inv = np.einsum("kij,kj,klj->kil", vecs, inv_vals, vecs)
+    return inv / d[:, :, None] / d[:, None, :]
+
+
+def offset(params: Params) -> jax.Array | float:
+    """The offset ``b`` (D,) of a linear map, 0 for maps stored without one."""
+    b = params.get("b")
+    return 0.0 if b is None else b
+
+
+def design(z: jax.Array) -> jax.Array:
+    """(N, P) latents -> (N, P + 1) design rows ``[z, 1]`` of a map with an offset."""
+    return jnp.concatenate([z, jnp.ones(z.shape[:-1] + (1,), z.dtype)], axis=-1)
 
 
 @partial(jax.jit, static_argnames=("dtype",))
@@ -244,7 +299,7 @@ def _map_normal_chunk(gram: jax.Array, rhs: jax.Array, w: jax.Array, y: jax.Arra
     """Add one chunk's (D, P(P+1)/2) packed Gram and (D, P) rhs to the accumulators, in
     their dtype (the refinement step corrects both with the exact float64 residual)."""
     low = gram.dtype
-    wl, zl = w.astype(low), z.astype(low)
+    wl, zl = w.astype(low), design(z).astype(low)
     return (gram + gram_packed_per_column(wl, zl),
             rhs + (wl * y.astype(low)).T @ zl)
 
@@ -263,9 +318,10 @@ def _map_residual_chunk(grad: jax.Array, chi: jax.Array, w: jax.Array, y: jax.Ar
                         z: jax.Array, sol: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Add one chunk's (D, P) ``sum_n w r z_n`` and (D,) ``sum_n w r^2``, r = y - z sol^T."""
     wf = w.astype(jnp.float64)
-    r = y.astype(jnp.float64) - z @ sol.T
+    x = design(z)
+    r = y.astype(jnp.float64) - x @ sol.T
     wr = wf * r
-    return grad + wr.T @ z, chi + jnp.sum(wr * r, axis=0)
+    return grad + wr.T @ x, chi + jnp.sum(wr * r, axis=0)
 
 
 @jax.jit
