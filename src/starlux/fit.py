@@ -47,7 +47,8 @@ from .linalg import row_chunks
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
 from .transforms import LinearTransform
 
-__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling"]
+__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling",
+           "calibrate_errors", "latent_prior"]
 
 LN_SCATTER_INIT = -8.0
 """Initial ln s (paper Table 1)."""
@@ -448,59 +449,86 @@ def _model_from_fit(config: Lux, specs, res: FitResult, ids=None) -> LuxModel:
     )
 
 
-def calibrate_model_error(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndarray,
-                          obs_err: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-column extra error sigma_m >= 0 that makes held-out predictions calibrated.
+def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndarray,
+                     obs_err: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
+    """The error model of one label output, learned from held-out predictions.
 
-    Two estimating equations on the held-out residuals ``r = pred - obs`` (observed
-    entries, ``mask``), each root lowered by its delta-method standard error (when
-    catalogue noise swamps the model error the roots are mostly noise, and would
-    inflate every error bar); sigma_m^2 is the larger of the two:
+    Each held-out residual ``r = pred - obs`` (observed entries, ``mask``) is modelled
+    as Gaussian with variance ``c^2 var_pred + sigma_j^2 + err_obs^2``: the catalogue
+    noise (independent of a prediction the object's labels did not enter), the
+    statistical variance of the prediction (Fisher + map parts) times one scale
+    ``c^2`` shared by every label of the output, and a per-label model-error term
+    ``sigma_j``. The parameters maximise the likelihood of all residuals together.
 
-    1. against the noisy catalogue values, ``mean[r^2 / (var_pred + err_obs^2 +
-       sigma_m^2)] = 1``: efficient when the model error is alike for all objects,
-       biased low when it grows with the catalogue error (hard stars are hard for both);
-    2. against the truth: for a held-out object the catalogue noise is independent of
-       the prediction, so ``r^2 - err_obs^2`` estimates ``(pred - truth)^2`` without bias
-       and ``mean[(r^2 - err_obs^2) / (var_pred + sigma_m^2)] = 1`` (noisier).
+    Why this shape: the statistical variances of all labels come from the same latent
+    posterior, so when that posterior is over-confident (spectra whose residuals are
+    correlated across pixels, maps learned from few stars) every label's error is off
+    by about the same factor, and the labels whose catalogue values are precise pin
+    the factor down for those (e.g. T_eff) whose catalogue noise swamps their model
+    error. ``sigma_j`` carries what does not scale with the star's own noise (a
+    misfit of the linear model that stays at high SNR). Estimated with no shrinkage:
+    maximum likelihood with each star's catalogue error.
 
-    Measured std of (pred - truth) / error on held-out stars: emulator 0.97-1.15,
-    line-formation toy 1.02-1.20, synthetic bilinear 0.88-1.12 (each alone: up to 1.37,
-    1.43 or down to 0.63 on one of them). All arrays (N, D) in natural units
-    (``pred_var``: the statistical variance of the predictions); returns (D,).
+    All arrays (N, D) in natural units (``pred_var``: the statistical variance);
+    returns ``(c, sigma (D,))``. With fewer than 5 held-out entries of a label its
+    sigma is 0; with no usable label at all, ``(1.0, zeros)``.
     """
+    from scipy.optimize import minimize
+
     d = pred_values.shape[1]
-    out = np.zeros(d)
-    for j in range(d):
-        m = mask[:, j]
-        if m.sum() < 5:
-            continue
-        r2 = (pred_values[m, j] - obs[m, j]) ** 2
-        e2 = obs_err[m, j] ** 2
-        var = pred_var[m, j]
-        noisy = _shrunk_root(r2, var + e2, float(np.mean(r2)))
-        truth = _shrunk_root(r2 - e2, var, float(np.mean(r2)))
-        out[j] = math.sqrt(max(noisy, truth))
-    return out
+    cols = [j for j in range(d) if mask[:, j].sum() >= 5]
+    if not cols:
+        return 1.0, np.zeros(d)
+    r2 = [(pred_values[mask[:, j], j] - obs[mask[:, j], j]) ** 2 for j in cols]
+    e2 = [obs_err[mask[:, j], j] ** 2 for j in cols]
+    v = [np.maximum(pred_var[mask[:, j], j], 0.0) for j in cols]
+    # each label in units of its typical residual (the likelihood is unit-free, this
+    # only conditions the optimiser)
+    unit = [max(float(np.mean(a)), 1e-300) for a in r2]
+    r2 = [a / u for a, u in zip(r2, unit, strict=True)]
+    e2 = [a / u for a, u in zip(e2, unit, strict=True)]
+    v = [a / u for a, u in zip(v, unit, strict=True)]
+
+    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        c2 = math.exp(theta[0])
+        total, grad = 0.0, np.zeros_like(theta)
+        for j in range(len(cols)):
+            s2 = math.exp(theta[1 + j])
+            t = c2 * v[j] + s2 + e2[j]
+            q = r2[j] / t
+            total += float(np.sum(q + np.log(t)))
+            dt = (1.0 - q) / t  # d/dt of (r^2/t + ln t)
+            grad[0] += float(np.sum(dt * v[j])) * c2
+            grad[1 + j] = float(np.sum(dt)) * s2
+        return 0.5 * total, 0.5 * grad
+
+    theta0 = np.concatenate([[0.0], np.full(len(cols), math.log(0.1))])
+    bounds = [(math.log(1e-4), math.log(1e4))] + [(math.log(1e-8), math.log(10.0))] * len(cols)
+    res = minimize(nll, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
+    c2 = math.exp(res.x[0])
+    sigma = np.zeros(d)
+    for j, col in enumerate(cols):
+        # sigma_j from the truth equation at this c: unbiased for the mean squared
+        # standardised error against the truth whatever the mix of easy and hard stars
+        # (the likelihood's sigma_j is pulled towards the stars with precise catalogue
+        # values when the model error grows with the catalogue error)
+        sigma[col] = math.sqrt(_truth_root(r2[j] - e2[j], c2 * v[j]) * unit[j])
+    return math.sqrt(c2), sigma
 
 
-def _shrunk_root(a: np.ndarray, v: np.ndarray, scale: float) -> float:
-    """Root s2 >= 0 of mean(a / (v + s2)) = 1 minus its standard error (0 if none)."""
-    scale = max(scale, 1e-300)
-    lo, hi = 1e-12 * scale, scale
+def _truth_root(a: np.ndarray, v: np.ndarray) -> float:
+    """Root s2 >= 0 of mean(a / (v + s2)) = 1 (0 when mean(a / v) <= 1 already)."""
+    v = np.maximum(v, 1e-12 * max(float(np.mean(np.abs(a))), 1e-300))
     excess = lambda s2: float(np.mean(a / (v + s2))) - 1.0  # noqa: E731
-    if excess(lo) <= 0:
+    if excess(0.0) <= 0:
         return 0.0
+    lo, hi = 0.0, max(float(np.mean(a)), 1e-300)
     while excess(hi) > 0:
         hi *= 4.0
     for _ in range(100):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
-    s2 = 0.5 * (lo + hi)
-    terms = a / (v + s2)
-    slope = max(float(np.mean(a / (v + s2) ** 2)), 1e-300)
-    se = float(np.std(terms)) / math.sqrt(terms.size) / slope
-    return max(s2 - se, 0.0)
+    return 0.5 * (lo + hi)
 
 
 def _score(pred, dataset: Dataset, specs) -> float:
@@ -659,6 +687,7 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
                    desc=f"final P={p_best} reg={reg_best:g}", bar=bar)
 
     model_error: dict[str, np.ndarray] = {}
+    error_scale: dict[str, float] = {}
     if calibrate:
         per_fold = []
         for i in range(k):
@@ -678,10 +707,11 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
                 o = hold_ds[name].select(specs[name].names)
                 cols.append((pred[name].values, pred[name].statistical_var, o.values,
                              np.where(o.missing, 0.0, o.errors), ~o.missing))
-            model_error[name] = calibrate_model_error(
+            error_scale[name], model_error[name] = calibrate_errors(
                 *(np.concatenate([c[j] for c in cols]) for j in range(5)))
     bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = model_error
+    model.error_scale = error_scale
     model.selection = selection
     return model

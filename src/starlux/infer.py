@@ -633,10 +633,12 @@ def _natural_output(model: LuxModel, name: str, vals: np.ndarray, fvar: np.ndarr
     spec = model.specs[name]
     scale = spec.scale
     values = np.asarray(vals) * scale + spec.center
-    fisher_var = np.maximum(np.asarray(fvar) * scale**2, 0.0)
+    # the calibrated scale of the statistical parts (1 for uncalibrated outputs)
+    c2 = float(model.error_scale.get(name, 1.0)) ** 2
+    fisher_var = np.maximum(np.asarray(fvar) * scale**2, 0.0) * c2
     map_var = None
     if name in model.map_cov:
-        map_var = spec.transform.map_variance(model.map_cov[name], z) * scale**2
+        map_var = spec.transform.map_variance(model.map_cov[name], z) * scale**2 * c2
     model_err = model.model_error.get(name, np.zeros(spec.dim))
     if spec.has_scatter and name in model.ln_scatter and name not in model.model_error:
         # a predicted spectrum's error includes the fitted per-pixel scatter
@@ -644,7 +646,7 @@ def _natural_output(model: LuxModel, name: str, vals: np.ndarray, fvar: np.ndarr
     extra = model_err**2 + (0.0 if map_var is None else map_var)
     cov_out = None
     if fcov is not None:
-        cov_out = np.asarray(fcov) * np.outer(scale, scale)
+        cov_out = np.asarray(fcov) * np.outer(scale, scale) * c2
         idx = np.arange(spec.dim)
         cov_out[:, idx, idx] += extra
     return OutputPrediction(

@@ -203,12 +203,13 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
         tr, pa = spec.transform, params[label_output]
         values[:, j] = np.asarray(tr.apply(pa, z))[:, j] * spec.scale[j] + spec.center[j]
         var = np.asarray(tr.propagate(pa, jnp.asarray(z), jnp.asarray(zc)))[:, j]
-        var = var * spec.scale[j] ** 2
+        c2 = float(model.error_scale.get(label_output, 1.0)) ** 2  # calibrated scale
+        var = var * spec.scale[j] ** 2 * c2
         ferr[:, j] = np.sqrt(np.maximum(var, 0.0))
         map_var = 0.0
         if merr is not None and map_cov is not None:
             map_var = tr.map_variance(map_cov[j:j + 1], z)[:, 0]
-            map_var = map_var * spec.scale[j] ** 2
+            map_var = map_var * spec.scale[j] ** 2 * c2
             merr[:, j] = np.sqrt(map_var)
         if cov is not None:  # correlations with other labels are not tracked
             cov[:, j, :] = 0.0

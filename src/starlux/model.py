@@ -154,6 +154,8 @@ class LuxModel:
         prior_mean, prior_cov: (P,), (P, P) Gaussian fitted to the training latents.
         model_error: per label output, (D,) extra error in natural units learned on
             held-out objects and added in quadrature to the Fisher errors.
+        error_scale: per label output, the factor c (learned with ``model_error``)
+            that multiplies its statistical (Fisher and map) errors.
         map_cov: per label output with a linear map, (D, P, P) covariance of each row
             of the map (model units) from its weighted least-squares fit: the
             uncertainty of the map learned from a finite, noisy training set. A
@@ -170,6 +172,7 @@ class LuxModel:
     prior_mean: np.ndarray
     prior_cov: np.ndarray
     model_error: dict[str, np.ndarray] = field(default_factory=dict)
+    error_scale: dict[str, float] = field(default_factory=dict)
     map_cov: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[tuple[str, float]] = field(default_factory=list)
     selection: list[dict[str, Any]] = field(default_factory=list)

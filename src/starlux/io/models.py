@@ -74,6 +74,8 @@ def save_model(path: str | os.PathLike, model: LuxModel) -> None:
                 g.create_dataset("ln_scatter", data=np.asarray(model.ln_scatter[name]))
             if name in model.model_error:
                 g.create_dataset("model_error", data=np.asarray(model.model_error[name]))
+            if name in model.error_scale:
+                g.attrs["error_scale"] = float(model.error_scale[name])
             if name in model.map_cov:
                 g.create_dataset("map_cov", data=np.asarray(model.map_cov[name]))
             gp = g.create_group("params")
@@ -124,6 +126,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
             config = Lux(**{k: v for k, v in cfg.items() if k in known})
             order = json.loads(_str(f["outputs"].attrs["order"]))
             specs, params, ln_s, model_err, map_cov = {}, {}, {}, {}, {}
+            error_scale: dict[str, float] = {}
             for name in order:
                 g = f["outputs"][name]
                 tname = _str(g.attrs["transform"])
@@ -142,6 +145,8 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                     ln_s[name] = g["ln_scatter"][()]
                 if "model_error" in g:
                     model_err[name] = g["model_error"][()]
+                if "error_scale" in g.attrs:
+                    error_scale[name] = float(g.attrs["error_scale"])
                 if "map_cov" in g:
                     map_cov[name] = g["map_cov"][()]
             lat = f["latents"]
@@ -155,6 +160,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                 config=config, specs=specs, params=params, ln_scatter=ln_s,
                 z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
                 prior_cov=lat["prior_cov"][()], model_error=model_err, map_cov=map_cov,
+                error_scale=error_scale,
                 history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
                 selection=json.loads(_str(tr_g.attrs["selection"])),
                 train_ids=ids, version=_str(f.attrs.get("starlux_version", "")))
