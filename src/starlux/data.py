@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Output", "Dataset", "LARGE_ERROR", "MIN_FLUX_IVAR", "DataError"]
+__all__ = ["Output", "Dataset", "LARGE_ERROR", "MIN_FLUX_IVAR", "DataError", "missing_reasons",
+           "is_missing"]
 
 LARGE_ERROR = 9999.0
 """Errors at or above this value mark an entry as missing (paper §2.1)."""
@@ -36,6 +37,38 @@ Kind = Literal["label", "spectrum"]
 
 class DataError(ValueError):
     """Input data that cannot be used; the message names the output and the problem."""
+
+
+def missing_reasons(xp: Any, values: Any, errors: Any, spectrum: bool) -> dict[str, Any]:
+    """The missing-entry rule (module docstring), reason by reason: boolean masks.
+
+    ``xp`` is ``numpy`` or ``jax.numpy``: the one rule serves :meth:`Output.create` and
+    the jitted inference kernels alike.
+    """
+    v = values.astype(xp.float64)
+    e = errors.astype(xp.float64)
+    finite_e = xp.isfinite(e)
+    reasons = {
+        "value not finite": ~xp.isfinite(v),
+        "error not finite": ~finite_e,
+        "error <= 0": finite_e & (e <= 0),
+        f"error >= {LARGE_ERROR:g}": finite_e & (e >= LARGE_ERROR),
+    }
+    if spectrum:
+        usable = finite_e & (e > 0) & (e < LARGE_ERROR)
+        reasons["flux == 0"] = v == 0
+        reasons[f"inverse variance < {MIN_FLUX_IVAR:g}"] = (
+            usable & (1.0 / xp.where(usable, e, 1.0) ** 2 < MIN_FLUX_IVAR))
+    return reasons
+
+
+def is_missing(xp: Any, values: Any, errors: Any, spectrum: bool) -> Any:
+    """(N, D) True where an entry is missing under :func:`missing_reasons`."""
+    masks = list(missing_reasons(xp, values, errors, spectrum).values())
+    out = masks[0]
+    for m in masks[1:]:
+        out = out | m
+    return out
 
 
 def _as_2d(name: str, what: str, x: object, n: int | None = None,
@@ -123,19 +156,8 @@ class Output:
                 raise DataError(f"{label}: wavelength grid contains non-finite values")
 
         summary: dict[str, int] = {}
-        reasons = {
-            "value not finite": ~np.isfinite(v),
-            "error not finite": ~np.isfinite(e),
-            "error <= 0": np.isfinite(e) & (e <= 0),
-            f"error >= {LARGE_ERROR:g}": np.isfinite(e) & (e >= LARGE_ERROR),
-        }
-        if kind == "spectrum":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ivar = 1.0 / e.astype(np.float64) ** 2
-            reasons["flux == 0"] = v == 0
-            reasons[f"inverse variance < {MIN_FLUX_IVAR:g}"] = (
-                np.isfinite(e) & (e > 0) & (e < LARGE_ERROR) & (ivar < MIN_FLUX_IVAR)
-            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reasons = missing_reasons(np, v, e, spectrum)
         missing = np.zeros(v.shape, dtype=bool)
         for why, m in reasons.items():
             summary[why] = int(np.count_nonzero(m & ~missing))

@@ -22,7 +22,9 @@ model that did not see it (started from the final fit, see ``Lux.fold_rounds``),
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -46,9 +48,12 @@ from .infer import (
 from .linalg import row_chunks
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
 from .transforms import LinearTransform
+from .units import column_limits
 
 __all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling",
            "calibrate_errors", "latent_prior"]
+
+log = logging.getLogger(__name__)
 
 LN_SCATTER_INIT = -8.0
 """Initial ln s (paper Table 1)."""
@@ -92,7 +97,8 @@ def make_specs(dataset: Dataset, config: Lux) -> dict[str, OutputSpec]:
             center, scale = np.zeros(o.dim), np.ones(o.dim)
         specs[k] = OutputSpec(name=k, kind=o.kind, names=o.names, wavelength=o.wavelength,
                               center=center, scale=scale, transform=LinearTransform(),
-                              has_scatter=k in scatter)
+                              has_scatter=k in scatter,
+                              limits=column_limits(o.values, o.errors, o.missing))
     return specs
 
 
@@ -103,6 +109,8 @@ class FitResult:
     ln_scatter: dict[str, jax.Array]
     history: list[tuple[str, float]] = field(default_factory=list)
     map_cov: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: dict[str, jax.Array] = field(default_factory=dict)  # after clipping
+    clipped: dict[str, int] = field(default_factory=dict)
 
 
 def map_covariances(specs: dict[str, OutputSpec], data: dict[str, tuple[jax.Array, jax.Array]],
@@ -216,7 +224,8 @@ def initial_latents(prepared: dict[str, Prepared], specs: dict[str, OutputSpec],
 def steps_per_fit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
     """Number of progress steps (chi^2 evaluations) in one :func:`fit_core` call."""
     n_scatter = sum(specs[k].has_scatter for k in names)
-    return (config.n_iter * (len(names) + 1) + 2 * n_scatter + 1
+    rounds = config.n_iter + (config.clip is not None)
+    return (rounds * (len(names) + 1) + 2 * n_scatter + 1
             + (len(names) if config.refit_maps else 0) + _n_discriminative(config, names, specs))
 
 
@@ -270,22 +279,80 @@ class _Tracker:
             self.bar.close()
 
 
+class NumericalError(DataError):
+    """A training step produced non-finite numbers; the message names the step and the
+    star, pixel or label responsible (no model is ever written with them)."""
+
+
+def _check_finite(step: str, what: str, array: Any, names: Any = None) -> None:
+    """Raise :class:`NumericalError` naming the first non-finite row of ``array``."""
+    a = np.asarray(array)
+    bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        first = rows[0] if names is None else names[rows[0]]
+        raise NumericalError(f"training step '{step}' gave non-finite values for "
+                             f"{rows.size} {what}(s), first: {first}; check that entry's "
+                             "values and errors")
+
+
 def _solve_maps(specs, params, data, z, config, names, track: _Tracker, step: str) -> None:
     for k in names:
         y, w = data[k]
         params[k], chi2 = specs[k].transform.fit_params(
             params[k], z, y, w, prox=config.prox, precision=config.precision,
             chunk_size=config.chunk_size)
-        track.record(step.format(k=k), **{k: chi2})
+        label = step.format(k=k)
+        for a in params[k].values():
+            if np.ndim(a) and np.shape(a)[0] == specs[k].dim:
+                what = "label" if specs[k].kind == "label" else "pixel"
+                _check_finite(label, f"{k} {what}", a, specs[k].names)
+        track.record(label, **{k: chi2})
 
 
-def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str) -> jax.Array:
+def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str,
+             ids: Any = None) -> jax.Array:
     p = z.shape[1]
     sol = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
                         prox=config.prox, chunk_size=config.chunk_size,
                         precision=config.precision)
+    _check_finite(step, "star", sol.z, ids)
     track.record(step, **{k: float(jnp.sum(c)) for k, c in sol.chi2.items()})
     return sol.z
+
+
+def clip_outliers(specs: dict[str, OutputSpec], params: dict[str, Any],
+                  data: dict[str, tuple[jax.Array, jax.Array]], z: jax.Array,
+                  clip: float, chunk_size: int = 1024) -> tuple[dict[str, Any], dict[str, int]]:
+    """Zero the weight of entries whose normalised residual ``(y - f(z)) sqrt(w)`` is
+    more than ``clip`` robust standard deviations (1.4826 MAD, at least 1) from 0 in
+    its column: cosmic rays, bad pixels, wrong catalogue values with ordinary errors.
+
+    The robust scale is per column because, before the extra scatter is fitted, the
+    residuals of high-SNR pixels are dominated by model misfit; measuring in units of
+    each column's own spread clips only what stands out of it. Returns the new
+    ``{output: (y, w)}`` and the number of entries clipped per output.
+    """
+    out, counts = {}, {}
+    for k, (y, w) in data.items():
+        n, d = y.shape
+        size = min(chunk_size, n)
+        w_host = np.asarray(w)
+        u = np.empty((n, d), dtype=np.float32)
+        for i, (zc, yc, wc) in enumerate(row_chunks(size, z, y, w)):
+            r = np.asarray(_residual_chunk(specs[k].transform, params[k], zc, yc))
+            u[i * size:(i + 1) * size] = (r * np.sqrt(wc))[:n - i * size]
+        rows = np.unique(np.linspace(0, n - 1, min(n, 4096)).astype(int))
+        sample = np.where(w_host[rows] > 0, np.abs(u[rows]), np.nan)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # columns with no entry
+            scale = 1.4826 * np.nanmedian(sample, axis=0)
+        scale = np.where(np.isfinite(scale), np.maximum(scale, 1.0), 1.0)
+        bad = (w_host > 0) & (np.abs(u) > clip * scale[None, :])
+        counts[k] = int(bad.sum())
+        out[k] = (y, jnp.asarray(np.where(bad, 0, w_host).astype(w_host.dtype)) if counts[k]
+                  else w)
+    return out, counts
 
 
 def latent_prior(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -358,8 +425,15 @@ def fit_core(
                                     chunk_size=config.chunk_size) for k in names})
 
     for it in range(config.n_iter):
-        _solve_maps(specs, params, raw, z, config, names, track, f"agenda1[{it}] {{k}}|z")
-        z = _solve_z(specs, params, raw, z, 0.0, config, track, f"agenda1[{it}] z|maps")
+        _solve_maps(specs, params, raw, z, config, names, track,
+                    f"maps, round {it + 1} ({{k}})")
+        z = _solve_z(specs, params, raw, z, 0.0, config, track, f"latents, round {it + 1}")
+    clipped: dict[str, int] = {}
+    if config.clip is not None:
+        # robust fitting: outlying entries lose their weight, then one more round
+        raw, clipped = clip_outliers(specs, params, raw, z, config.clip, config.chunk_size)
+        _solve_maps(specs, params, raw, z, config, names, track, "maps after clipping ({k})")
+        z = _solve_z(specs, params, raw, z, 0.0, config, track, "latents after clipping")
 
     ln_s = {}
     data = dict(raw)
@@ -369,15 +443,17 @@ def fit_core(
         ln_s[k], w_eff, chi2 = scatter_step(specs[k].transform, params[k], z, y, w,
                                             chunk_size=config.chunk_size)
         data[k] = (y, w_eff)
-        track.record(f"agenda2 s[{k}]", **{k: chi2})
-    _solve_maps(specs, params, data, z, config, scatter_outputs, track, "agenda2 {k}|z,s")
-    z = _solve_z(specs, params, data, z, reg, config, track, "agenda2 z|maps,s,reg")
+        track.record(f"extra scatter ({k})", **{k: chi2})
+    _solve_maps(specs, params, data, z, config, scatter_outputs, track,
+                "maps with scatter ({k})")
+    z = _solve_z(specs, params, data, z, reg, config, track, "latents with scatter and penalty")
     if config.refit_maps:
-        _solve_maps(specs, params, data, z, config, names, track, "agenda2 {k}|z (final)")
+        _solve_maps(specs, params, data, z, config, names, track, "final maps ({k})")
     z_maps = _discriminative_maps(specs, params, data, z, config, track)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=ln_s, history=track.history,
-                     map_cov=map_covariances(specs, data, z_maps, config.prox))
+                     map_cov=map_covariances(specs, data, z_maps, config.prox),
+                     weights={k: w for k, (_, w) in raw.items()}, clipped=clipped)
 
 
 def refit_core(
@@ -608,9 +684,25 @@ def _rows(prepared: dict[str, Prepared], rows: np.ndarray) -> dict[str, Prepared
             for k, p in prepared.items()}
 
 
+def usable_objects(dataset: Dataset) -> np.ndarray:
+    """(N,) True for objects with at least one observed entry in any output."""
+    keep = np.zeros(dataset.n, bool)
+    for o in dataset.outputs.values():
+        keep |= (~o.missing).any(axis=1)
+    return keep
+
+
 def _train(config: Lux, dataset: Dataset) -> LuxModel:
+    keep = usable_objects(dataset)
+    if not keep.all():
+        log.warning("dropped %d training object(s) with no usable data (every value "
+                    "missing)", int((~keep).sum()))
+        dataset = dataset.take(np.flatnonzero(keep))
     if dataset.n < 2:
-        raise DataError(f"need at least 2 training objects, got {dataset.n}")
+        raise DataError(f"need at least 2 training objects with data, got {dataset.n}")
+    for k, o in dataset.outputs.items():
+        if not (~o.missing).any():
+            raise DataError(f"{k}: no observed entry in the training set")
     specs = make_specs(dataset, config)
     names = list(specs)
     n_labels = sum(s.dim for s in specs.values() if s.kind == "label")
@@ -686,6 +778,15 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     res = fit_core(prep, specs, p_best, reg_best, final_cfg, seed,
                    desc=f"final P={p_best} reg={reg_best:g}", bar=bar)
 
+    robust = {k: {"gross outliers": prep[k].outliers, "clipped": res.clipped.get(k, 0)}
+              for k in names}
+    for name, counts in robust.items():
+        if any(counts.values()):
+            log.info("%s: %d gross outlier(s) screened, %d entr(y/ies) clipped", name,
+                     counts["gross outliers"], counts["clipped"])
+    if res.weights:  # the calibration folds see the entries the final fit kept
+        prep = {name: Prepared(p.y, res.weights.get(name, p.ivar), p.outliers)
+                for name, p in prep.items()}
     model_error: dict[str, np.ndarray] = {}
     error_scale: dict[str, float] = {}
     if calibrate:
@@ -713,5 +814,6 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = model_error
     model.error_scale = error_scale
+    model.robust = robust
     model.selection = selection
     return model

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import LARGE_ERROR, MIN_FLUX_IVAR, DataError, Dataset, Output
+from .data import DataError, Dataset, Output, is_missing
 from .linalg import (
     batched_trace,
     cho_inverse,
@@ -37,6 +37,7 @@ from .linalg import (
 from .model import LuxModel, OutputSpec
 from .prediction import OutputPrediction, Prediction, concat_predictions
 from .transforms import LinearTransform, offset
+from .units import CLIP_SIGMA, screen
 
 __all__ = ["Prediction", "OutputPrediction", "predict", "infer_latents", "prepare_output",
            "Prepared", "solve_latents", "LatentSolution", "effective_weights", "BlockPredictor",
@@ -49,6 +50,7 @@ class Prepared:
 
     y: jax.Array  # (N, D)
     ivar: jax.Array  # (N, D), 0 where missing
+    outliers: int = 0  # entries removed by the screening limits
 
     @property
     def observed(self) -> jax.Array:
@@ -56,7 +58,9 @@ class Prepared:
 
 
 def prepare_output(o: Output, spec: OutputSpec, dtype: Any = jnp.float64) -> Prepared:
-    """Scale an :class:`Output` into model units (labels: (v - c) / d).
+    """Scale an :class:`Output` into model units (labels: (v - c) / d), after the
+    model's screening limits (:func:`starlux.units.screen`: gross outliers missing,
+    errors floored).
 
     ``dtype`` is the storage type of the result (training keeps spectra as float32 in
     mixed precision: half the memory; every solve uses them in float64).
@@ -65,16 +69,22 @@ def prepare_output(o: Output, spec: OutputSpec, dtype: Any = jnp.float64) -> Pre
         o = o.select(spec.names)
     y = np.empty(o.values.shape, dtype=dtype)
     w = np.empty(o.values.shape, dtype=dtype)
+    outliers = 0
     for a in range(0, o.n, 4096):  # by rows: no float64 (N, D) temporaries
         part = o.take(slice(a, a + 4096))
-        wa = part.ivar() * spec.scale**2
+        values = part.values.astype(np.float64)
+        errors, missing, out = screen(np, values, part.errors.astype(np.float64),
+                                      part.missing, spec.limits)
+        outliers += int(out.sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wa = np.where(missing, 0.0, 1.0 / errors**2) * spec.scale**2
         if np.dtype(dtype) == np.float32 and float(np.max(wa, initial=0.0)) > 1e30:
             # inverse variances beyond float32's range: keep this output in float64
             return prepare_output(o, spec, jnp.float64)
         w[a:a + 4096] = wa
-        y[a:a + 4096] = np.where(w[a:a + 4096] > 0,
-                                 (part.clean_values() - spec.center) / spec.scale, 0.0)
-    return Prepared(jnp.asarray(y), jnp.asarray(w))
+        y[a:a + 4096] = np.where(wa > 0, (np.where(missing, 0.0, values) - spec.center)
+                                 / spec.scale, 0.0)
+    return Prepared(jnp.asarray(y), jnp.asarray(w), outliers)
 
 
 @jax.jit
@@ -318,40 +328,30 @@ def predict(
 # --- per-block prediction ------------------------------------------------------------
 
 
-def _prepare(values, errors, missing, center, scale, ln_scatter, spectrum, identity=False):
+def _prepare(values, errors, missing, center, scale, ln_scatter, limits, spectrum,
+             identity=False):
     """Values and weights in model units for one block: :func:`prepare_output` followed by
-    :func:`effective_weights`. With ``missing=None`` the missing-entry rules of
-    :meth:`starlux.data.Output.create` are applied here to raw (float32 or float64)
-    arrays, in the same pass. ``identity``: the output's centre is 0 and scale 1 (as for
-    spectra), so the values are kept in their own dtype (exactly; half the memory
-    traffic for float32 data); the weights are always float64."""
+    :func:`effective_weights`. With ``missing=None`` the missing-entry rule of
+    :mod:`starlux.data` is applied here to raw (float32 or float64) arrays, in the same
+    pass; then the model's screening limits (:mod:`starlux.units`). ``identity``: the
+    output's centre is 0 and scale 1 (as for spectra), so the values are kept in their
+    own dtype (exactly; half the memory traffic for float32 data); the weights are
+    always float64. Returns ``(y, w, outliers)``: w > 0 exactly where the entry is used,
+    ``outliers`` (n,) the entries per object removed by the screening."""
     v = values.astype(jnp.float64)
     e = errors.astype(jnp.float64)
-    inv = 1.0 / e**2
     if missing is None:
-        missing = (~jnp.isfinite(v)) | (~jnp.isfinite(e)) | (e <= 0) | (e >= LARGE_ERROR)
-        if spectrum:
-            missing = missing | (v == 0) | (inv < MIN_FLUX_IVAR)
+        missing = is_missing(jnp, values, errors, spectrum)
+    e, missing, outlier = screen(jnp, v, e, missing, limits)
+    inv = 1.0 / jnp.where(missing, 1.0, e) ** 2
     w = jnp.where(missing, 0.0, inv) * scale**2
-    # w > 0 exactly where the entry is observed (1 / e^2 > 0 for e < 9999)
     if identity:
         y = jnp.where(w > 0, values, jnp.zeros((), values.dtype))
     else:
         y = jnp.where(w > 0, (v - center) / scale, 0.0)
     if ln_scatter is not None:
         w = effective_weights(w, ln_scatter)
-    return y, w
-
-
-def _observed_count(values, errors, missing, spectrum):
-    """Observed entries per object, from the missing mask as in :func:`_prepare`."""
-    if missing is None:
-        v = values.astype(jnp.float64)
-        e = errors.astype(jnp.float64)
-        missing = (~jnp.isfinite(v)) | (~jnp.isfinite(e)) | (e <= 0) | (e >= LARGE_ERROR)
-        if spectrum:
-            missing = missing | (v == 0) | (1.0 / e**2 < MIN_FLUX_IVAR)
-    return values.shape[1] - jnp.sum(missing, axis=1, dtype=jnp.int32)
+    return y, w, jnp.sum(outlier, axis=1, dtype=jnp.int32)
 
 
 def _outputs(z, cov, out_params, out_tr, out_full):
@@ -366,20 +366,67 @@ def _outputs(z, cov, out_params, out_tr, out_full):
     return tuple(outs)
 
 
-@partial(jax.jit, static_argnames=("spectra", "out_tr", "out_full", "n_refine", "want_cov"))
+@partial(jax.jit, static_argnames=("spectra", "out_tr", "out_full", "n_refine", "want_cov",
+                                   "clip"))
 def _linear_block(in_w, in_b, packed_t, raws, consts, prec, mean, out_params, *, spectra,
-                  out_tr, out_full, n_refine, want_cov):
+                  out_tr, out_full, n_refine, want_cov, clip):
     """Everything for one block of objects when every input transform is linear.
 
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
-    scale, ln scatter or None), ``packed_t[k]`` = ``packed_outer(W_k).T``
-    (P(P+1)/2, D_k) in the dtype its Gram product runs in. Returns latents, their
-    covariances (``None`` unless ``want_cov``), chi^2 and observed counts per input, and
-    the outputs in model units.
+    scale, ln scatter or None, screening limits or None), ``packed_t[k]`` =
+    ``packed_outer(W_k).T`` (P(P+1)/2, D_k) in the dtype its Gram product runs in.
+    With ``clip``, pixels of spectral inputs whose residual at the solution exceeds
+    ``clip`` times the calibrated noise (times the object's own rms residual when that
+    is larger than 1) get zero weight and the latents are solved again (cosmic rays,
+    bad pixels with ordinary errors). Returns latents, their covariances (``None``
+    unless ``want_cov``), chi^2, used and rejected counts per input, and the outputs in
+    model units.
     """
-    data = [_prepare(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
+    prepared = [_prepare(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     # the maps' offsets are taken off the data once: y - b = W z
-    data = [(y - bk, w) for bk, (y, w) in zip(in_b, data, strict=True)]
+    data = [(y - bk, w) for bk, (y, w, _) in zip(in_b, prepared, strict=True)]
+    n = data[0][0].shape[0]
+    z, c, chi = _solve_linear(in_w, packed_t, data, prec, mean, n_refine)
+    rejected = [o for _, _, o in prepared]
+    if clip is not None and any(sp[0] for sp in spectra):
+        clipped = []
+        for wk, (y, w), ck, sp in zip(in_w, data, chi, spectra, strict=True):
+            if not sp[0]:
+                clipped.append((y, w))
+                continue
+            used_k = jnp.maximum(jnp.sum(w > 0, axis=1), 1)
+            level = clip**2 * jnp.maximum(1.0, ck / used_k)
+            r = y - z @ wk.T
+            bad = w * r**2 > level[:, None]
+            clipped.append((y, jnp.where(bad, 0.0, w)))
+        rejected = [rk + jnp.sum((w > 0) & (wc == 0), axis=1, dtype=jnp.int32)
+                    for rk, (_, w), (_, wc) in zip(rejected, data, clipped, strict=True)]
+        data = clipped
+        z, c, chi = _solve_linear(in_w, packed_t, data, prec, mean, n_refine)
+    # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
+    # int64 array first, 10x slower)
+    used = tuple(jnp.sum(w > 0, axis=1, dtype=jnp.int32) for _, w in data)
+    # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
+    cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
+                                                                          strict=True)]
+    cov = cho_inverse(c) if want_cov or not all(cheap) else None
+    outs = []
+    for tr, pa, full, ch in zip(out_tr, out_params, out_full, cheap, strict=True):
+        vals = tr.apply(pa, z)
+        if ch:
+            v = jax.scipy.linalg.solve_triangular(
+                c, jnp.broadcast_to(pa["W"].T, (n,) + pa["W"].T.shape), lower=True)
+            fc = jnp.einsum("npm,npk->nmk", v, v)
+            outs.append((vals, jnp.diagonal(fc, axis1=1, axis2=2), fc))
+        else:
+            outs.append(_outputs(z, cov, (pa,), (tr,), (full,))[0])
+    return (z, (cov if want_cov else None), tuple(chi), used, tuple(rejected), tuple(outs))
+
+
+def _solve_linear(in_w, packed_t, data, prec, mean, n_refine):
+    """Exact latents for linear inputs: Gram products in the dtype of ``packed_t``,
+    Cholesky, then ``n_refine`` steps of float64 iterative refinement. Returns the
+    latents, the Cholesky factor of the posterior precision and chi^2 per input."""
     n, p = data[0][0].shape[0], prec.shape[0]
     idx = unpack_index(p)
     shift = prec @ mean
@@ -410,29 +457,12 @@ def _linear_block(in_w, in_b, packed_t, raws, consts, prec, mean, out_params, *,
         # |y - W(z + dz)|^2_w = |y - W z|^2_w - 2 dz.W^T w (y - W z) + dz^T (W^T w W) dz,
         # the last term from the packed Gram triangle
         dz2 = dz[:, iu] * dz[:, ju] * twice
-        chi = [ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.sum(pk * dz2, axis=1)
+        chi = [jnp.maximum(ck - 2.0 * jnp.sum(dz * gk, axis=1) + jnp.sum(pk * dz2, axis=1),
+                           0.0)
                for ck, gk, pk in zip(chi, grads, packed, strict=True)]
         if it < n_refine - 1:
             resid = [y - z @ wk.T for wk, (y, _) in zip(in_w, data, strict=True)]
-    # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
-    # int64 array first, 10x slower)
-    used = tuple(_observed_count(r[0], r[1], r[2], sp[0]) for r, sp in zip(raws, spectra,
-                                                                           strict=True))
-    # label covariances W C W^T = V^T V with V = c^-1 W^T (no full inverse needed)
-    cheap = [isinstance(tr, LinearTransform) and full for tr, full in zip(out_tr, out_full,
-                                                                          strict=True)]
-    cov = cho_inverse(c) if want_cov or not all(cheap) else None
-    outs = []
-    for tr, pa, full, ch in zip(out_tr, out_params, out_full, cheap, strict=True):
-        vals = tr.apply(pa, z)
-        if ch:
-            v = jax.scipy.linalg.solve_triangular(
-                c, jnp.broadcast_to(pa["W"].T, (n,) + pa["W"].T.shape), lower=True)
-            fc = jnp.einsum("npm,npk->nmk", v, v)
-            outs.append((vals, jnp.diagonal(fc, axis1=1, axis2=2), fc))
-        else:
-            outs.append(_outputs(z, cov, (pa,), (tr,), (full,))[0])
-    return z, (cov if want_cov else None), tuple(chi), used, tuple(outs)
+    return z, c, chi
 
 
 @partial(jax.jit, static_argnames=("out_tr", "out_full"))
@@ -441,8 +471,8 @@ def _outputs_block(z, cov, out_params, *, out_tr, out_full):
 
 
 @partial(jax.jit, static_argnames=("spectrum",))
-def _prepare_block(values, errors, missing, center, scale, ln_scatter, spectrum):
-    return _prepare(values, errors, missing, center, scale, ln_scatter, spectrum)
+def _prepare_block(values, errors, missing, center, scale, ln_scatter, limits, spectrum):
+    return _prepare(values, errors, missing, center, scale, ln_scatter, limits, spectrum)
 
 
 _BLAS_CONTROLLER: Any = None
@@ -492,11 +522,18 @@ class BlockPredictor:
         precision: ``"auto"`` / ``"float32"`` / ``"float64"`` (:func:`resolve_precision`).
         want_cov: compute the (n, P, P) latent covariances ``Prediction.z_cov`` (``False``:
             ``z_cov`` is ``None``; the outputs' covariances are computed either way).
+        clip: reject pixels of spectral inputs whose residual exceeds this many times
+            the calibrated noise, then solve again (``None``: keep every pixel);
+            default: the model's ``config.clip``. ``Prediction.n_rejected`` counts the
+            pixels rejected per object (clipped or screened as gross outliers).
     """
 
     def __init__(self, model: LuxModel, inputs: Sequence[str], outputs: Sequence[str],
-                 prior: str | None = None, precision: str = "auto", want_cov: bool = True):
+                 prior: str | None = None, precision: str = "auto", want_cov: bool = True,
+                 clip: float | None | str = "model"):
         self.model = model
+        # residual clipping of spectral inputs: the model's setting unless given
+        self.clip = getattr(model.config, "clip", CLIP_SIGMA) if clip == "model" else clip
         self.want_cov = want_cov
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
@@ -518,9 +555,12 @@ class BlockPredictor:
         for k in self.inputs:
             spec = model.specs[k]
             ln_s = model.ln_scatter.get(k)
+            limits = None if spec.limits is None else tuple(
+                jnp.asarray(x, dtype=jnp.float64) for x in spec.limits)
             self._consts[k] = (jnp.asarray(spec.center, dtype=jnp.float64),
                                jnp.asarray(spec.scale, dtype=jnp.float64),
-                               None if ln_s is None else jnp.asarray(ln_s, dtype=jnp.float64))
+                               None if ln_s is None else jnp.asarray(ln_s, dtype=jnp.float64),
+                               limits)
         # per input: (spectrum-kind missing rules, centre 0 and scale 1)
         self._spectra = tuple(
             (model.specs[k].kind != "label",
@@ -568,13 +608,16 @@ class BlockPredictor:
         if self.linear:
             in_w = tuple(self.params[k]["W"] for k in self.inputs)
             in_b = tuple(jnp.asarray(offset(self.params[k])) for k in self.inputs)
-            z, cov, chi, used, outs = _linear_block(
+            z, cov, chi, used, rejected, outs = _linear_block(
                 in_w, in_b, self._packed_t, padded, consts, self.prec, self.mean,
                 self._out_params, spectra=self._spectra, out_tr=self._out_tr,
-                out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov)
-        else:  # nonlinear transforms: Gauss-Newton (solve_latents)
-            data = {k: _prepare_block(*r, *c, sp[0]) for k, r, c, sp
-                    in zip(self.inputs, padded, consts, self._spectra, strict=True)}
+                out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov,
+                clip=self.clip)
+        else:  # nonlinear transforms: Gauss-Newton (solve_latents), no residual clipping
+            prepared = {k: _prepare_block(*r, *c, sp[0]) for k, r, c, sp
+                        in zip(self.inputs, padded, consts, self._spectra, strict=True)}
+            data = {k: (y, w) for k, (y, w, _) in prepared.items()}
+            rejected = [o for _, _, o in prepared.values()]
             z, cov, chi2 = solve_latents(self.model.specs, self.params, data, self.prec,
                                          self.mean, chunk_size=m, want_cov=True)
             chi = [chi2[k] for k in data]
@@ -583,11 +626,13 @@ class BlockPredictor:
                                   out_full=self._out_full)
             if not self.want_cov:
                 cov = None
-        z, cov, chi, used, outs = jax.device_get((z, cov, chi, used, outs))
-        chi2, n_used = {}, {}
-        for k, c, u in zip(self.inputs, chi, used, strict=True):
+        z, cov, chi, used, rejected, outs = jax.device_get((z, cov, chi, used, rejected,
+                                                             outs))
+        chi2, n_used, n_rejected = {}, {}, {}
+        for k, c, u, rj in zip(self.inputs, chi, used, rejected, strict=True):
             u = np.asarray(u[:n], dtype=np.int64)
             n_used[k] = u
+            n_rejected[k] = np.asarray(rj[:n], dtype=np.int64)
             with np.errstate(invalid="ignore", divide="ignore"):
                 chi2[k] = np.where(u > 0, c[:n] / np.maximum(u, 1), np.nan)
         preds = {k: _natural_output(self.model, k, v[:n], fv[:n],
@@ -595,7 +640,7 @@ class BlockPredictor:
                  for k, (v, fv, fc) in zip(self.outputs, outs, strict=True)}
         return Prediction(z=np.asarray(z[:n]), z_cov=None if cov is None else cov[:n],
                           outputs=preds, chi2=chi2, n_used=n_used, inputs=self.inputs,
-                          ids=ids)
+                          ids=ids, n_rejected=n_rejected)
 
 
 def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 64) -> np.ndarray:

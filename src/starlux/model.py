@@ -18,6 +18,7 @@ import numpy as np
 
 from .data import DataError, Dataset, Output
 from .transforms import LinearTransform, Transform
+from .units import CLIP_SIGMA, ColumnLimits
 
 if TYPE_CHECKING:
     from .prediction import Prediction
@@ -84,6 +85,13 @@ class Lux:
             training objects get from their spectra alone (see
             :func:`starlux.fit.train`); ``False`` keeps the maps fitted jointly with
             the labels (the paper's generative recipe).
+        clip: robust fitting (:mod:`starlux.units`): after agenda 1, entries whose
+            normalised residual exceeds ``clip`` robust standard deviations of their
+            column get zero weight (cosmic rays, sentinel labels), and at inference
+            the pixels of each object whose residual exceeds ``clip`` times the
+            calibrated noise are rejected and the latents solved again. Gross
+            outliers and absurdly small errors are screened before any fit either
+            way. ``None`` turns the clipping off.
         prior: prior on latents at inference: ``"empirical"`` (Gaussian fitted to
             the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
         latent_grid / reg_grid: candidates when choosing automatically (P first at
@@ -105,6 +113,7 @@ class Lux:
     folds: int = 3
     fold_rounds: int | None = 0
     discriminative: bool = True
+    clip: float | None = CLIP_SIGMA
     prior: Prior = "empirical"
     latent_grid: tuple[str, ...] = ("1x+1", "2x", "4x", "8x")
     reg_grid: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
@@ -134,6 +143,7 @@ class OutputSpec:
     scale: np.ndarray  # (D,) divided after centring (1 for spectra)
     transform: Transform = field(default_factory=LinearTransform)
     has_scatter: bool = False
+    limits: ColumnLimits | None = None  # screening limits (starlux.units); None: none
 
     @property
     def dim(self) -> int:
@@ -154,6 +164,8 @@ class LuxModel:
         prior_mean, prior_cov: (P,), (P, P) Gaussian fitted to the training latents.
         model_error: per label output, (D,) extra error in natural units learned on
             held-out objects and added in quadrature to the Fisher errors.
+        robust: per output, the training entries screened as gross outliers and
+            clipped by the robust fit (``Lux.clip``).
         error_scale: per label output, the factor c (learned with ``model_error``)
             that multiplies its statistical (Fisher and map) errors.
         map_cov: per label output with a linear map, (D, P, P) covariance of each row
@@ -173,6 +185,7 @@ class LuxModel:
     prior_cov: np.ndarray
     model_error: dict[str, np.ndarray] = field(default_factory=dict)
     error_scale: dict[str, float] = field(default_factory=dict)
+    robust: dict[str, dict[str, int]] = field(default_factory=dict)
     map_cov: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[tuple[str, float]] = field(default_factory=list)
     selection: list[dict[str, Any]] = field(default_factory=list)

@@ -56,6 +56,8 @@ class Prediction:
         chi2: per input output, (N,) reduced chi^2 (chi^2 / number of observed
             entries, with the model's extra scatter included).
         n_used: per input output, (N,) number of observed entries used.
+        n_rejected: per input output, (N,) entries rejected as outliers (gross outliers
+            and clipped residuals); not counted in ``n_used``.
         inputs: names of the outputs the latents were inferred from.
     """
 
@@ -67,6 +69,7 @@ class Prediction:
     inputs: tuple[str, ...]
     ids: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    n_rejected: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> OutputPrediction:
         return self.outputs[name]
@@ -99,4 +102,5 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
         z_cov=None if first.z_cov is None else cat([p.z_cov for p in parts]),
         chi2={k: cat([p.chi2[k] for p in parts]) for k in first.chi2},
         n_used={k: cat([p.n_used[k] for p in parts]) for k in first.n_used},
+        n_rejected={k: cat([p.n_rejected[k] for p in parts]) for k in first.n_rejected},
         inputs=first.inputs, ids=ids)

@@ -14,6 +14,7 @@ Layout::
     /latents/prior_cov      (P, P)
     /training/history       structured (step, chi2)
     /training/selection     JSON attr
+    /training/robust        JSON attr: entries screened / clipped per output
     /training/ids           optional
 """
 
@@ -30,6 +31,7 @@ import numpy as np
 
 from ..model import Lux, LuxModel, OutputSpec
 from ..transforms import TRANSFORMS
+from ..units import ColumnLimits
 from .datasets import FileFormatError, atomic_path
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
@@ -72,6 +74,9 @@ def save_model(path: str | os.PathLike, model: LuxModel) -> None:
                 g.create_dataset("wavelength", data=spec.wavelength)
             if name in model.ln_scatter:
                 g.create_dataset("ln_scatter", data=np.asarray(model.ln_scatter[name]))
+            if spec.limits is not None:
+                g.create_dataset("limits", data=np.stack([np.asarray(x, np.float64)
+                                                          for x in spec.limits]))
             if name in model.model_error:
                 g.create_dataset("model_error", data=np.asarray(model.model_error[name]))
             if name in model.error_scale:
@@ -88,6 +93,7 @@ def save_model(path: str | os.PathLike, model: LuxModel) -> None:
         g_tr = f.create_group("training")
         g_tr.attrs["history"] = json.dumps([[s, float(c)] for s, c in model.history])
         g_tr.attrs["selection"] = json.dumps(model.selection)
+        g_tr.attrs["robust"] = json.dumps(model.robust)
         if model.train_ids is not None:
             ids = np.asarray(model.train_ids)
             if ids.dtype.kind in "US":
@@ -139,7 +145,8 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                     names=tuple(_str(s) for s in g["names"][()]),
                     wavelength=g["wavelength"][()] if "wavelength" in g else None,
                     center=g["center"][()], scale=g["scale"][()], transform=tr,
-                    has_scatter=bool(g.attrs["has_scatter"]))
+                    has_scatter=bool(g.attrs["has_scatter"]),
+                    limits=ColumnLimits(*g["limits"][()]) if "limits" in g else None)
                 params[name] = {k: g["params"][k][()] for k in g["params"]}
                 if "ln_scatter" in g:
                     ln_s[name] = g["ln_scatter"][()]
@@ -163,6 +170,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                 error_scale=error_scale,
                 history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
                 selection=json.loads(_str(tr_g.attrs["selection"])),
+                robust=json.loads(_str(tr_g.attrs.get("robust", "{}"))),
                 train_ids=ids, version=_str(f.attrs.get("starlux_version", "")))
         except FileFormatError:
             raise

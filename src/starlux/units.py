@@ -1,0 +1,103 @@
+"""Robust screening of output values: the limits learned from a training set and the
+rule that applies them, identically at training and at inference.
+
+Catalogues carry sentinel values with ordinary-looking errors (-9999, 1e10) and errors
+of zero or 1e-30; spectra carry cosmic rays and dead pixels with normal errors. The
+missing-entry rule of :mod:`starlux.data` cannot see these (their values and errors
+are finite), yet one such entry can dominate a least-squares fit. Two column-wise
+limits, learned from the training set and stored with the model, make them harmless:
+
+* **gross outliers**: a value farther than :data:`GROSS_OUTLIER` robust spreads from its
+  column's median (the spread: ``(p97.5 - p2.5) / 4`` of the observed values, at least
+  the column's median error) is treated as missing;
+* **error floor**: an error below :data:`ERROR_FLOOR` times its column's median error is
+  raised to that floor (an entry cannot carry the weight of 100 ordinary ones).
+
+Subtler outliers (cosmic rays a few tens of sigma high) are found from the residuals
+of the fit (:mod:`starlux.fit`, and per star at inference in :mod:`starlux.infer`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+__all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column_limits",
+           "screen"]
+
+GROSS_OUTLIER = 10.0
+"""Values this many robust spreads from the column median are gross outliers."""
+ERROR_FLOOR = 0.1
+"""Errors are raised to at least this fraction of their column's median error."""
+CLIP_SIGMA = 6.0
+"""Residual clipping threshold, in robust standard deviations of the normalised
+residuals (training) or in units of the calibrated noise (inference)."""
+_SAMPLE_ROWS = 4096
+
+
+class ColumnLimits(tuple):
+    """``(low, high, error_floor)``: three (D,) arrays (a tuple, so it passes through
+    jitted functions as a pytree)."""
+
+    __slots__ = ()
+
+    def __new__(cls, low: np.ndarray, high: np.ndarray, floor: np.ndarray) -> ColumnLimits:
+        return super().__new__(cls, (low, high, floor))
+
+    @property
+    def low(self) -> np.ndarray:
+        return self[0]
+
+    @property
+    def high(self) -> np.ndarray:
+        return self[1]
+
+    @property
+    def floor(self) -> np.ndarray:
+        return self[2]
+
+
+def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
+                  ) -> ColumnLimits:
+    """Per-column gross-outlier bounds and error floors from training data (N, D).
+
+    The statistics use at most ``4096`` evenly spaced rows (ample for medians and
+    percentiles; bounded memory and time for any N). Columns with no observed entry get
+    infinite bounds and a zero floor.
+    """
+    n, d = values.shape
+    rows = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(int)) if n else []
+    v = np.where(missing[rows], np.nan, values[rows]).astype(np.float64)
+    e = np.where(missing[rows], np.nan, errors[rows]).astype(np.float64)
+    low, high = np.full(d, -np.inf), np.full(d, np.inf)
+    floor = np.zeros(d)
+    seen = ~np.all(np.isnan(v), axis=0) if len(rows) else np.zeros(d, bool)
+    if seen.any():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(v[:, seen], axis=0)
+            lo, hi = np.nanpercentile(v[:, seen], [2.5, 97.5], axis=0)
+            med_err = np.nanmedian(e[:, seen], axis=0)
+        spread = np.maximum((hi - lo) / 4.0, med_err)
+        spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
+        low[seen] = med - GROSS_OUTLIER * spread
+        high[seen] = med + GROSS_OUTLIER * spread
+        floor[seen] = np.where(np.isfinite(med_err), ERROR_FLOOR * med_err, 0.0)
+    return ColumnLimits(low, high, floor)
+
+
+def screen(xp: Any, values: Any, errors: Any, missing: Any, limits: ColumnLimits | None,
+           ) -> tuple[Any, Any, Any]:
+    """Apply ``limits`` to a block: gross outliers join ``missing``, errors are floored.
+
+    ``xp`` is ``numpy`` or ``jax.numpy`` (the same rule in both places). Returns
+    ``(errors, missing, outlier)``, with ``outlier`` the entries newly marked missing.
+    """
+    if limits is None:
+        return errors, missing, xp.zeros_like(missing)
+    low, high, floor = limits
+    outlier = ~missing & ((values < low) | (values > high))
+    errors = xp.maximum(errors, xp.asarray(floor, dtype=errors.dtype))
+    return errors, missing | outlier, outlier
