@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from .datasets import FileFormatError
+from .errors import FileFormatError
 
 __all__ = ["open_fits", "hdu_array", "header_value"]
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..data import DataError, Output
 from ._fitsutil import hdu_array, header_value, open_fits
-from .datasets import FileFormatError
+from .errors import FileFormatError
 
 __all__ = [
     "APSTAR_NPIX", "APOGEE_PIXMASK", "DEFAULT_BAD_BITS", "Spectra",
@@ -630,7 +630,7 @@ def read_apogee_spectra(
             if on_duplicate == "first":
                 continue
             raise DataError(f"{p}: APOGEE_ID {oid} duplicates {seen[oid]} (use "
-                            "on_duplicate='first' or 'keep')")
+                            "--on-duplicate first; in Python on_duplicate='first' or 'keep')")
         seen.setdefault(oid, p)
         s = to_grid(s, wl, resample_ok=resample)
         usable = np.isfinite(s.flux) & np.isfinite(s.flux_err) & (s.flux_err > 0) \

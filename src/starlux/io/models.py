@@ -23,14 +23,17 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
+from packaging.version import InvalidVersion, Version
 
 from ..model import Lux, LuxModel, OutputSpec
 from ..transforms import TRANSFORMS
-from .datasets import FileFormatError, atomic_path
+from .atomic import atomic_path
+from .errors import FileFormatError
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
@@ -98,6 +101,34 @@ def _str(x: object) -> str:
     return x.decode() if isinstance(x, bytes) else str(x)
 
 
+def _check_versions(path: Path, attrs: h5py.AttributeManager) -> None:
+    """An error naming the file for a format this starlux cannot read; a warning when
+    the file was written by a newer starlux (it may hold settings this one ignores)."""
+    from .. import __version__
+
+    raw = attrs.get("format_version")
+    try:
+        version = int(raw)  # type: ignore[arg-type]
+        if version != float(raw):  # type: ignore[arg-type]
+            raise ValueError
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{path}: unreadable model format_version {_str(raw)!r} "
+                              f"(expected the integer {FORMAT_VERSION})") from None
+    if version != FORMAT_VERSION:
+        raise FileFormatError(
+            f"{path}: model format version {version} is not supported by this starlux "
+            f"{__version__} (it reads version {FORMAT_VERSION})")
+    written = _str(attrs.get("starlux_version", ""))
+    try:
+        newer = Version(written) > Version(__version__)
+    except InvalidVersion:
+        newer = False
+    if newer:
+        warnings.warn(f"{path}: written by starlux {written}, newer than this starlux "
+                      f"{__version__}; upgrade if the model does not load or predict as "
+                      "expected", UserWarning, stacklevel=3)
+
+
 def load_model(path: str | os.PathLike) -> LuxModel:
     """Read a model file; raises :class:`FileFormatError` naming the problem."""
     path = Path(path)
@@ -110,11 +141,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
     with f:
         if _str(f.attrs.get("format", "")) != FORMAT_NAME:
             raise FileFormatError(f"{path}: not a starlux model file (no format={FORMAT_NAME!r})")
-        version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise FileFormatError(
-                f"{path}: model format version {version} is not supported by this starlux "
-                f"(reads version {FORMAT_VERSION})")
+        _check_versions(path, f.attrs)
         try:
             cfg = json.loads(_str(f.attrs["config"]))
             for key in ("scatter", "latent_grid", "reg_grid"):
