@@ -223,3 +223,57 @@ def test_predict_reports_on_stdout_and_is_quiet_with_q(files, tmp_path, capsys):
     assert rc == 0 and f"predicted {N} objects" in out and err == ""
     rc, out, err = run_cli([*argv, "-q"], capsys)
     assert rc == 0 and out == "" and err == ""
+
+
+# --- suspicious but readable inputs: a warning naming the problem -------------------
+
+
+def test_unknown_dataset_keys_draw_a_warning_naming_them(files, tmp_path):
+    from starlux.io.datasets import read_dataset
+
+    path = tmp_path / "extra.npz"
+    arrays = dataset_to_arrays(read_dataset(files["train_npz"]))
+    write_arrays(path, {**arrays, "junk": np.arange(3), "label_eror": np.ones((N, 3))})
+    with pytest.warns(UserWarning, match=r"unknown key\(s\) \['junk'\]"):
+        ds = read_dataset(path)
+    assert "label_eror" in ds.extras  # one value per object: kept as an extra
+
+
+def test_annies_lasso_labels_key_is_read_as_label_with_a_warning(files, tmp_path):
+    from starlux.io.datasets import read_dataset
+
+    arrays = dataset_to_arrays(read_dataset(files["train_npz"]))
+    arrays["labels"], arrays["labels_err"] = arrays.pop("label"), arrays.pop("label_err")
+    path = tmp_path / "cannon.npz"
+    write_arrays(path, arrays)
+    with pytest.warns(UserWarning, match="reading the key 'labels' as 'label'"):
+        ds = read_dataset(path)
+    assert list(ds["label"].names) == ["TEFF", "LOGG", "FE_H"]
+
+
+def test_model_from_a_newer_starlux_draws_a_warning(files, tmp_path):
+    from starlux.io.models import load_model
+
+    path = tmp_path / "newer.h5"
+    shutil.copy(files["model"], path)
+    with h5py.File(path, "a") as h:
+        h.attrs["starlux_version"] = "99.0"
+    with pytest.warns(UserWarning, match="newer.h5: written by starlux 99.0"):
+        load_model(path)
+
+
+def test_train_warns_about_a_constant_label_before_training(files, tmp_path, capsys):
+    from starlux.io.datasets import read_dataset
+
+    arrays = dataset_to_arrays(read_dataset(files["train_npz"]))
+    arrays["label"][:, 2] = -0.5
+    path = tmp_path / "constant.npz"
+    write_arrays(path, arrays)
+    rc, out, err = run_cli(["train", path, "--out", tmp_path / "m.h5", "--latents", "4",
+                            "--no-calibrate", "--iters", "1", "--no-progress"], capsys)
+    assert rc == 0, err
+    assert "warning: " in err and "label 'FE_H'" in err and "trained P=4" in out
+    from starlux.commands.checks import warn_constant_labels
+
+    with pytest.warns(UserWarning, match="label 'FE_H' .* same value -0.5 for all 40"):
+        assert warn_constant_labels(read_dataset(path), path) == ["FE_H"]

@@ -136,10 +136,12 @@ def test_interrupted_run_resumes(setup, tmp_path):
     assert not out.exists()
     assert sorted(p.name for p in partial_path(out).glob("block_*.npz")) == [
         "block_000000.npz", "block_000001.npz"]
+    torn = partial_path(out) / ".block_000002.npz.k1ll3d.tmp.npz"  # a killed block write
+    torn.write_bytes(b"torn")
     seen = []
     s = predict_file(model_path, data, out, chunk_size=CHUNK, progress=False,
-                     callback=lambda i, rows: seen.append(i))
-    assert seen == [2, 3, 4]
+                     callback=lambda i, rows: seen.append((i, torn.exists())))
+    assert seen == [(2, False), (3, False), (4, False)]
     assert (s.blocks_computed, s.blocks_skipped) == (3, 2)
     clean = tmp_path / "clean.h5"
     predict_file(model_path, data, clean, chunk_size=CHUNK, progress=False)
