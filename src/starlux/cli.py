@@ -47,13 +47,18 @@ def _module_of(name: str) -> str | None:
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: X)`` after every option's help, unless the default is None /
-    False (nothing to show) or the help text already explains the default."""
+    """Shows ``(default: X)`` after every option's help, unless it is a flag, the
+    default is None (nothing to show) or the help text already explains the default."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+        if (action.nargs == 0 or action.default in (None, argparse.SUPPRESS)
+                or "default" in text):
             return text
+        if isinstance(action.default, (list, tuple)):  # as it is typed: 1x 2x 4x
+            shown = " ".join(f"{v:g}" if isinstance(v, float) else str(v)
+                             for v in action.default)
+            return f"{text} (default: {shown})"
         return super()._get_help_string(action)
 
 
