@@ -137,3 +137,11 @@ def test_atomic_writes_name_their_temporaries_so_they_can_be_found(tmp_path):
     assert target.read_bytes() == b"x"
     assert remove_stale_temporaries(target) == [leftover]
     assert np.array_equal(sorted(p.name for p in tmp_path.iterdir()), ["a.h5"])
+
+
+def test_a_failed_write_names_the_target_not_the_temporary(tmp_path):
+    target = tmp_path / "model.h5"
+    with pytest.raises(OSError) as exc, atomic_path(target) as tmp:
+        raise OSError(28, "No space left on device", str(tmp))
+    assert exc.value.filename == str(target) and "No space left" in exc.value.strerror
+    assert list(tmp_path.iterdir()) == []

@@ -36,7 +36,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:  # name the target, not the hidden temporary
+            if exc.filename not in (None, str(tmp_path)):
+                raise  # about another file
+            reason = (exc.strerror or str(exc)).replace(str(tmp_path), str(path))
+            raise OSError(exc.errno, f"cannot write ({reason})", str(path)) from exc
         # mkstemp creates 0600 files; give the result the usual umask-based permissions
         umask = os.umask(0)
         os.umask(umask)
