@@ -133,6 +133,9 @@ CASES = {
     "build_dataset_refuses_a_label_given_twice": (
         ["build-dataset", "--catalog", "{catalog}", "--labels", "TEFF,TEFF", "--out",
          "{dir}/b.h5"], "argument --labels: 'TEFF' is given twice"),
+    "build_dataset_refuses_a_dataset_file_as_spectra": (
+        ["build-dataset", "--spectra", "{train_npz}", "--out", "{dir}/b.h5"],
+        "train.npz: is a .npz file, not FITS"),
     "build_dataset_needs_an_input": (["build-dataset", "--out", "{dir}/b.h5"],
                                      "give --spectra and/or --catalog"),
     # damaged files

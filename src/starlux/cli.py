@@ -183,11 +183,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     prog = f"starlux {args.command}"
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    if args.quiet:  # no progress bars either
+        for flag, value in (("no_progress", True), ("progress", False)):
+            if hasattr(args, flag):
+                setattr(args, flag, value)
     debug = os.environ.get("STARLUX_DEBUG", "") not in ("", "0")
     with _logging(prog, level) as log:
         from .config import enable_compilation_cache
 
         enable_compilation_cache()
+        log.debug(f"{prog} with " + ", ".join(
+            f"{k}={v!r}" for k, v in sorted(vars(args).items()) if not k.startswith("_")))
         try:
             return int(importlib.import_module(args._module).run(args) or 0)
         except KeyboardInterrupt:
