@@ -246,3 +246,15 @@ def test_precision_option(setup):
         np.testing.assert_allclose(p["label"].errors, p64["label"].errors, rtol=1e-4)
     bp = BlockPredictor(model, ["flux"], ["label"], precision="auto")
     assert bp.gram_dtypes["flux"] == np.float64  # 40 pixels: too few for float32 in auto
+
+
+def test_predict_file_refuses_to_overwrite_its_input(setup):
+    from starlux.data import DataError
+
+    model, model_path, _, data = setup
+    before = data.read_bytes()
+    with pytest.raises(DataError, match="out_path is the input file"):
+        predict_file(model_path, data, data, progress=False)
+    with pytest.raises(DataError, match="out_path is the input file"):
+        predict_file(model_path, data, model_path, progress=False)
+    assert data.read_bytes() == before

@@ -55,6 +55,7 @@ from .io.chunked import dataset_info, iter_dataset_chunks
 from .io.datasets import decode_strings
 from .io.errors import FileFormatError
 from .io.locks import output_lock
+from .io.paths import check_output
 from .io.predictions import prediction_arrays
 from .model import LuxModel
 
@@ -421,6 +422,8 @@ def predict_file(
     if suffix not in (*_H5, ".npz", ".fits", ".fit", ".csv", ".ecsv"):
         raise FileFormatError(f"{out_path}: unknown prediction format {suffix!r} (use .h5, "
                               ".npz, .fits or .csv)")
+    check_output(out_path, [data_path, None if isinstance(model, LuxModel) else model],
+                 flag="out_path")
     with output_lock(out_path):  # one writer per output; stale temporaries removed
         return _predict_locked(model, data_path, out_path, inputs, outputs, prior,
                                chunk_size, precision, scheduler, resume, progress, callback,

@@ -8,7 +8,7 @@ import logging
 
 from ..data import DataError
 from ..io.crossmatch import ID_KEYS
-from .checks import check_distinct_files, check_output
+from ..io.paths import check_distinct_files, check_output
 from .options import add_list_option
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 """Checks a command makes before it starts work, so that a mistake costs seconds, not
-a training run: the output path, repeated inputs, the data's size and labels.
+a training run: the data's size and labels (the output path and repeated inputs are
+checked by :mod:`starlux.io.paths`).
 
 Each raises :class:`~starlux.data.DataError` (or warns) with a message that names the
 file and the command-line flag involved.
@@ -9,60 +10,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
 from ..data import DataError, Dataset
 
-__all__ = ["check_output", "check_distinct_files", "require_objects", "labelled_objects",
-           "check_folds", "warn_constant_labels"]
-
-def _same_file(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
-
-
-def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
-                 *, flag: str = "--out", folder: bool = False) -> Path:
-    """Refuse an output that is one of the inputs, or that cannot be written.
-
-    ``folder``: the output is a folder (``cv --out DIR``) rather than a file. A missing
-    parent folder is fine (it is created) if its nearest existing ancestor is a
-    writable folder.
-    """
-    out = Path(out)
-    for src in inputs:
-        if src is not None and _same_file(out, Path(src)):
-            raise DataError(f"{out}: {flag} is the input file {src}; writing it would "
-                            "destroy the input (choose another output path)")
-    if out.exists():
-        if folder and not out.is_dir():
-            raise DataError(f"{out}: {flag} must be a folder, but a file of that name exists")
-        if not folder and out.is_dir():
-            raise DataError(f"{out}: {flag} is a folder; give a file name")
-    parent = out if folder else out.parent
-    parent = parent.absolute()
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise DataError(f"{out}: cannot write there ({parent} is not a folder)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(f"{out}: cannot write there (folder {parent} is not writable)")
-    return out
-
-
-def check_distinct_files(paths: Iterable[str | os.PathLike], flag: str) -> None:
-    """Refuse the same input file given twice (its data would count twice)."""
-    seen: list[Path] = []
-    for p in map(Path, paths):
-        for q in seen:
-            if _same_file(p, q):
-                raise DataError(f"{p}: given twice to {flag}" + ("" if str(p) == str(q)
-                                                                  else f" (as {q})"))
-        seen.append(p)
+__all__ = ["require_objects", "labelled_objects", "check_folds", "warn_constant_labels"]
 
 
 def require_objects(ds: Dataset, path: str | os.PathLike) -> Dataset:

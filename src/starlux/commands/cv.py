@@ -9,7 +9,8 @@ import logging
 import time
 from pathlib import Path
 
-from .checks import check_folds, check_output, require_objects
+from ..io.paths import check_output
+from .checks import check_folds, require_objects
 from .options import add_list_option, at_least, nonnegative_float, positive_int
 
 log = logging.getLogger(__name__)

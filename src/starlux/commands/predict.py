@@ -14,7 +14,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from .checks import check_output, require_objects
+from ..io.paths import check_output
+from .checks import require_objects
 from .options import add_list_option, positive_int
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ import logging
 from pathlib import Path
 
 from ..data import Dataset
-from .checks import check_output, require_objects
+from ..io.paths import check_output
+from .checks import require_objects
 from .options import add_list_option, positive_int
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .checks import check_folds, check_output, require_objects, warn_constant_labels
+from ..io.paths import check_output
+from .checks import check_folds, require_objects, warn_constant_labels
 from .options import at_least, nonnegative_float, positive_int
 
 log = logging.getLogger(__name__)
