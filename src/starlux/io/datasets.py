@@ -32,6 +32,7 @@ in chunks of objects and writes ``.h5`` files chunk by chunk.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -106,7 +107,12 @@ def _names(arrays: Mapping[str, np.ndarray], key: str) -> list[str]:
     return _strings(a)
 
 
-def _annies_lasso_labels(arrays: dict[str, np.ndarray]) -> None:
+def _file_of(source: str) -> str:
+    """``FILE[a:b]`` (a chunk of a file) -> ``FILE``."""
+    return re.sub(r"\[\d+:\d+\]$", "", source)
+
+
+def _annies_lasso_labels(arrays: dict[str, np.ndarray], source: str) -> None:
     """Read the AnniesLasso / Cannon key ``labels`` (and ``labels_err``) as ``label``.
 
     Without this a Cannon file trains a model with no labels at all, silently.
@@ -118,8 +124,8 @@ def _annies_lasso_labels(arrays: dict[str, np.ndarray]) -> None:
                      ("labels_ivar", "label_ivar")):
         if old in arrays and new not in arrays:
             arrays[new] = arrays.pop(old)
-    warnings.warn("reading the key 'labels' as 'label' (the AnniesLasso convention); "
-                  "starlux files name it 'label'", UserWarning, stacklevel=3)
+    warnings.warn(f"{source}: reading the key 'labels' as 'label' (the AnniesLasso "
+                  "convention); starlux files name it 'label'", UserWarning, stacklevel=3)
 
 
 def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays") -> Dataset:
@@ -127,12 +133,13 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
 
     Keys that are not part of the layout and are not per-object arrays (which are kept
     in ``extras``) draw a warning naming them, so a misspelt key is not silently
-    ignored.
+    ignored. The warnings name the file, not the rows, of a chunk (``FILE[a:b]``), so
+    a file read in chunks warns once.
     """
     arrays = dict(arrays)
     outputs: dict[str, Output] = {}
     try:
-        _annies_lasso_labels(arrays)
+        _annies_lasso_labels(arrays, _file_of(source))
         for key in [k[:-5] for k in arrays if k.endswith("_ivar")]:
             # inverse variances instead of errors: err = 1/sqrt(ivar); ivar <= 0 -> missing
             if key in arrays and f"{key}_err" not in arrays:
@@ -182,7 +189,7 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                   and len(v) == n}
         unknown = sorted(set(arrays) - used - set(extras))
         if unknown:
-            warnings.warn(f"{source}: ignoring unknown key(s) {unknown} (not part of the "
+            warnings.warn(f"{_file_of(source)}: ignoring unknown key(s) {unknown} (not part of the "
                           "starlux layout, and not one value per object)", UserWarning,
                           stacklevel=2)
         return Dataset(outputs=outputs, ids=ids, extras=extras)
