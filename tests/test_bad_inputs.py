@@ -50,6 +50,10 @@ def files(tmp_path_factory):
             h.attrs["format_version"] = version
     f["zeroed"] = tmp / "zeroed.h5"
     f["zeroed"].write_bytes(bytes(f["model"].stat().st_size))
+    raw = bytearray(f["model"].read_bytes())
+    raw[2048:] = bytes(len(raw) - 2048)  # a valid superblock, the rest zeroed
+    f["zeroed_tail"] = tmp / "zeroed_tail.h5"
+    f["zeroed_tail"].write_bytes(bytes(raw))
     f["catalog"] = tmp / "labels.csv"
     write_dataset(f["catalog"], ds.with_outputs(["label"]))
     f["a_file"] = tmp / "a_file"
@@ -161,6 +165,9 @@ CASES = {
         "version_7.h5: model format version 7 is not supported"),
     "predict_names_a_zeroed_model": (["predict", "{zeroed}", "{train_npz}", "--out",
                                       "{dir}/p.npz"], "zeroed.h5: not a readable HDF5"),
+    "predict_names_a_model_zeroed_after_its_superblock": (
+        ["predict", "{zeroed_tail}", "{train_npz}", "--out", "{dir}/p.npz"],
+        "zeroed_tail.h5: corrupt model file"),
     "predict_names_a_missing_model": (["predict", "{dir}/absent.h5", "{train_npz}", "--out",
                                        "{dir}/p.npz"], "absent.h5: no such model file"),
 }

@@ -139,10 +139,15 @@ def load_model(path: str | os.PathLike) -> LuxModel:
     except OSError as exc:
         raise FileFormatError(f"{path}: not a readable HDF5 model file ({exc})") from None
     with f:
-        if _str(f.attrs.get("format", "")) != FORMAT_NAME:
-            raise FileFormatError(f"{path}: not a starlux model file (no format={FORMAT_NAME!r})")
-        _check_versions(path, f.attrs)
         try:
+            fmt = _str(f.attrs.get("format", ""))
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise FileFormatError(f"{path}: corrupt model file (cannot read its header: "
+                                  f"{exc})") from None
+        if fmt != FORMAT_NAME:
+            raise FileFormatError(f"{path}: not a starlux model file (no format={FORMAT_NAME!r})")
+        try:
+            _check_versions(path, f.attrs)
             cfg = json.loads(_str(f.attrs["config"]))
             for key in ("scatter", "latent_grid", "reg_grid"):
                 if cfg.get(key) is not None:
@@ -188,7 +193,9 @@ def load_model(path: str | os.PathLike) -> LuxModel:
         except FileFormatError:
             raise
         except (KeyError, ValueError, TypeError, OSError) as exc:
-            raise FileFormatError(f"{path}: corrupt or incomplete model file ({exc!r})") from None
+            raise FileFormatError(f"{path}: corrupt or incomplete model file "
+                                  f"({' '.join(str(exc).split()) or type(exc).__name__})"
+                                  ) from None
     p = model.n_latents
     for name, pr in model.params.items():
         for k, v in pr.items():
