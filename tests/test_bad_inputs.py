@@ -120,6 +120,11 @@ CASES = {
     "cv_refuses_the_old_spelling_abbreviated": (
         ["cv", "{train_npz}", "--out", "{dir}/cv", "--n-it", "3"], "unrecognized arguments"),
     # output paths
+    "predict_refuses_an_unknown_output_format_before_predicting": (
+        ["predict", "{model}", "{train_npz}", "--out", "{dir}/p.txt"],
+        "p.txt: unknown prediction format '.txt'"),
+    "train_refuses_a_model_name_that_is_not_h5": (
+        ["train", "{train_npz}", "--out", "{dir}/m.npz"], "model files are HDF5; name it .h5"),
     "train_refuses_an_out_path_equal_to_its_input": (
         ["train", "{train_npz}", "--out", "{train_npz}"], "--out is the input file"),
     "predict_refuses_an_out_path_equal_to_its_input": (

@@ -14,6 +14,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..io.errors import FileFormatError
 from ..io.paths import check_output
 from .checks import require_objects
 from .options import add_list_option, positive_int
@@ -21,6 +22,7 @@ from .options import add_list_option, positive_int
 log = logging.getLogger(__name__)
 
 _STREAMED = (".h5", ".hdf5", ".fits", ".fit")
+PREDICTION_SUFFIXES = (".npz", ".h5", ".hdf5", ".fits", ".fit", ".csv", ".ecsv")
 DEFAULT_CHUNK = 1024
 
 
@@ -57,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from ..io.models import load_model
 
     check_output(args.out, [args.model, args.data_file])
+    if Path(args.out).suffix.lower() not in PREDICTION_SUFFIXES:  # before, not after, the work
+        raise FileFormatError(f"{args.out}: unknown prediction format "
+                              f"{Path(args.out).suffix!r} (use .npz, .h5, .fits or .csv)")
     stream = (args.stream or args.scheduler is not None
               or Path(args.data_file).suffix.lower() in _STREAMED)
     with output_lock(args.out):

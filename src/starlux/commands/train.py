@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
+from ..io.errors import FileFormatError
 from ..io.paths import check_output
 from .checks import check_folds, require_objects, warn_constant_labels
 from .options import at_least, nonnegative_float, positive_int
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         latents = int(latents)
     rounds = _fold_rounds(args.fold_rounds)
     check_output(args.out, [args.train_file])
+    if Path(args.out).suffix.lower() not in (".h5", ".hdf5"):
+        raise FileFormatError(f"{args.out}: model files are HDF5; name it .h5")
     with output_lock(args.out):
         ds = require_objects(read_dataset(args.train_file), args.train_file)
         if not args.no_calibrate or args.latents is None or args.reg is None:
