@@ -142,3 +142,25 @@ def test_lists_are_space_or_comma_separated_alike():
     bd = parser.parse_args(["build-dataset", "--catalog", "a.csv", "--labels", "TEFF,LOGG",
                             "--catalog", "b.csv", "--labels", "FE_H", "MG_H", "--out", "x.h5"])
     assert bd.labels == [["TEFF", "LOGG"], ["FE_H", "MG_H"]]
+
+
+@pytest.mark.parametrize("exc,rc,message", [
+    (RuntimeError("bug in a reader"), 1, "unexpected RuntimeError: bug in a reader (set "
+                                         "STARLUX_DEBUG=1 for a traceback)"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+    (PermissionError(13, "Permission denied", "/x/y.h5"), 2, "/x/y.h5: Permission denied"),
+])
+def test_any_failure_is_one_line_with_an_exit_code(monkeypatch, capsys, exc, rc, message):
+    import starlux.commands.train as train
+
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(train, "run", fail)
+    assert main(["train", "t.npz", "--out", "m.h5"]) == rc
+    err = capsys.readouterr().err
+    assert err == f"starlux train: error: {message}\n"
+    if rc == 1:
+        monkeypatch.setenv("STARLUX_DEBUG", "1")
+        with pytest.raises(RuntimeError):
+            main(["train", "t.npz", "--out", "m.h5"])
