@@ -42,9 +42,15 @@ import h5py
 import numpy as np
 
 from ..data import DataError, Dataset, Output
-from . import tabular
 from .atomic import atomic_path
 from .errors import FileFormatError
+from .tabular import (
+    TABLE_SUFFIXES,
+    read_fits_arrays,
+    read_label_table_arrays,
+    write_fits_arrays,
+    write_label_table_arrays,
+)
 
 __all__ = ["read_dataset", "write_dataset", "atomic_path", "FileFormatError"]
 
@@ -69,9 +75,9 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
         raise FileFormatError(f"{path}: cannot read as {suffix[1:]} (truncated or not a "
                               f"starlux dataset: {_reason(exc)})") from None
     if suffix in (".fits", ".fit"):
-        return tabular.read_fits_arrays(path)
-    if suffix in tabular.TABLE_SUFFIXES:
-        return tabular.read_label_table_arrays(path)
+        return read_fits_arrays(path)
+    if suffix in TABLE_SUFFIXES:
+        return read_label_table_arrays(path)
     raise FileFormatError(f"{path}: unknown dataset format {suffix!r} (use .npz, .h5, "
                           ".fits, .csv or .parquet)")
 
@@ -226,14 +232,14 @@ def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
     label-only data — ``.csv`` / ``.parquet``."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".npz", ".h5", ".hdf5", ".fits", ".fit", *tabular.TABLE_SUFFIXES):
+    if suffix not in (".npz", ".h5", ".hdf5", ".fits", ".fit", *TABLE_SUFFIXES):
         raise FileFormatError(f"{path}: unknown format {suffix!r} (use .npz, .h5, .fits, "
                               ".csv or .parquet)")
     with atomic_path(path) as tmp:
         if suffix in (".fits", ".fit"):
-            tabular.write_fits_arrays(tmp, arrays)
-        elif suffix in tabular.TABLE_SUFFIXES:
-            tabular.write_label_table_arrays(
+            write_fits_arrays(tmp, arrays)
+        elif suffix in TABLE_SUFFIXES:
+            write_label_table_arrays(
                 tmp, arrays, "csv" if suffix == ".csv" else "parquet", target=path)
         elif suffix == ".npz":
             with open(tmp, "wb") as fh:
