@@ -15,7 +15,8 @@ import numpy as np
 
 from ..data import DataError, Dataset
 
-__all__ = ["require_objects", "labelled_objects", "check_folds", "warn_constant_labels"]
+__all__ = ["require_objects", "labelled_objects", "check_folds", "check_latents",
+           "warn_constant_labels"]
 
 
 def require_objects(ds: Dataset, path: str | os.PathLike) -> Dataset:
@@ -44,6 +45,19 @@ def check_folds(ds: Dataset, folds: int, path: str | os.PathLike, *,
         need = "more than" if per_fold == 1 else f"too many for (each fold needs {per_fold})"
         raise DataError(f"{path}: {flag} {folds} is {need} the {n} objects with labels; "
                         f"use {flag} {most} or fewer")
+
+
+def check_latents(ds: Dataset, latents: int | str, path: str | os.PathLike,
+                  flag: str = "--latents") -> int:
+    """The latent size P that ``latents`` means for this data (``4x``: 4 M); an error
+    naming the flag if P < M + 1."""
+    from ..model import resolve_latents
+
+    n_labels = sum(o.dim for o in ds.outputs.values() if o.kind == "label")
+    try:
+        return resolve_latents(latents, n_labels)
+    except ValueError as exc:
+        raise DataError(f"{path}: {flag} {latents}: {exc}") from None
 
 
 def warn_constant_labels(ds: Dataset, path: str | os.PathLike) -> list[str]:

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from ..io.paths import check_output
 from .checks import check_folds, require_objects
-from .options import add_list_option, at_least, nonnegative_float, positive_int
+from .options import (
+    add_list_option,
+    at_least,
+    latent_size,
+    nonnegative_float,
+    positive_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("train_file", metavar="TRAIN_FILE", help="training dataset (.npz/.h5/.fits)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_list_option(p, "--latents", default=["1x", "2x", "4x", "8x"], metavar="INT|Kx",
+                    item_type=latent_size,
                     help="latent sizes: multiples of the label count or integers (P is "
                          "at least M+1)")
     add_list_option(p, "--reg", default=[1.0, 10.0, 100.0, 1000.0], metavar="OMEGA",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["ListAction", "AppendListAction", "split_values", "positive_int",
-           "at_least", "nonnegative_float", "add_list_option"]
+           "at_least", "nonnegative_float", "latent_size", "add_list_option"]
 
 
 def split_values(values: str | Sequence[str]) -> list[str]:
@@ -109,3 +110,15 @@ def nonnegative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
+
+
+def latent_size(text: str) -> int | str:
+    """An argparse type: a latent size, a positive integer or a multiple of the label
+    count like ``4x`` (whether it is large enough is checked against the data)."""
+    t = text.strip()
+    if t.isdigit() and int(t) >= 1:
+        return int(t)
+    if re.fullmatch(r"\d+(\.\d+)?[xX]", t) and float(t[:-1]) > 0:
+        return t
+    raise argparse.ArgumentTypeError(f"expected an integer or a multiple of the label "
+                                     f"count like '4x', got {text!r}")

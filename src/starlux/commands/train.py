@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..io.errors import FileFormatError
 from ..io.paths import check_output
-from .checks import check_folds, require_objects, warn_constant_labels
-from .options import at_least, nonnegative_float, positive_int
+from .checks import check_folds, check_latents, require_objects, warn_constant_labels
+from .options import at_least, latent_size, nonnegative_float, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("train_file", metavar="TRAIN_FILE",
                    help="dataset file (.npz, .h5, .fits, or a label table .csv)")
     p.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.h5)")
-    p.add_argument("--latents", default=None, metavar="INT|Kx",
+    p.add_argument("--latents", type=latent_size, default=None, metavar="INT|Kx",
                    help="latent size P: an integer or a multiple of the label count like "
                         "'4x' (default: chosen on a held-out fold among M+1, 2x, 4x, 8x)")
     p.add_argument("--reg", type=nonnegative_float, default=None, metavar="OMEGA",
@@ -59,9 +59,6 @@ def run(args: argparse.Namespace) -> int:
     from ..io.locks import output_lock
     from ..model import Lux
 
-    latents = args.latents
-    if latents is not None and latents.isdigit():
-        latents = int(latents)
     rounds = _fold_rounds(args.fold_rounds)
     check_output(args.out, [args.train_file])
     if Path(args.out).suffix.lower() not in (".h5", ".hdf5"):
@@ -70,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         ds = require_objects(read_dataset(args.train_file), args.train_file)
         if not args.no_calibrate or args.latents is None or args.reg is None:
             check_folds(ds, args.folds, args.train_file)
+        if args.latents is not None:
+            check_latents(ds, args.latents, args.train_file)
         warn_constant_labels(ds, args.train_file)
-        cfg = Lux(latents=latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
+        cfg = Lux(latents=args.latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
                   folds=args.folds, calibrate=not args.no_calibrate, fold_rounds=rounds,
                   progress=not args.no_progress)
         log.info(ds.describe())
