@@ -96,10 +96,11 @@ CASES = {
     "train_refuses_a_bad_fold_rounds": (TRAIN + ["--fold-rounds", "x"],
                                         "--fold-rounds must be a non-negative integer"),
     "train_refuses_a_latent_size_that_is_not_a_size": (
-        ["train", "{train_npz}", "--out", "{dir}/m.h5", "--latents", "abc"], "argument --latents: expected an integer or a "
-                                           "multiple of the label count like '4x'"),
+        ["train", "{train_npz}", "--out", "{dir}/m.h5", "--latents", "abc"],
+        "argument --latents: expected an integer or a multiple of the label count like '4x'"),
     "train_refuses_a_latent_size_below_the_label_count": (
-        ["train", "{train_npz}", "--out", "{dir}/m.h5", "--latents", "2"], "train.npz: --latents 2: latent size P=2 is too small"),
+        ["train", "{train_npz}", "--out", "{dir}/m.h5", "--latents", "2"],
+        "train.npz: --latents 2: latent size P=2 is too small"),
     "cv_refuses_a_latent_size_that_is_not_a_size": (
         ["cv", "{train_npz}", "--out", "{dir}/cv", "--latents", "2x,big"],
         "argument --latents: expected an integer"),
