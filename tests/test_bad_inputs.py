@@ -117,6 +117,9 @@ CASES = {
     "similar_refuses_a_negative_top": (
         ["similar", "{model}", "{train_npz}", "--reference", "0", "--out", "{dir}/s.csv",
          "--top", "-3"], "argument --top: must be at least 1"),
+    "similar_names_reference_ids_not_in_the_data": (
+        ["similar", "{model}", "{train_npz}", "--reference", "nope", "--out", "{dir}/s.csv"],
+        "train.npz: --reference: 1 reference id(s) not in the dataset: nope"),
     "cv_refuses_one_fold": (["cv", "{train_npz}", "--out", "{dir}/cv", "--folds", "1"],
                             "must be at least 2"),
     "cv_refuses_a_nan_reg": (["cv", "{train_npz}", "--out", "{dir}/cv", "--reg", "1,nan"],

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..data import Dataset
+from ..data import DataError, Dataset
 from ..io.paths import check_output
 from .checks import require_objects
 from .options import add_list_option, positive_int
@@ -55,7 +55,7 @@ def _read_reference(values: list[str]) -> Dataset | list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate.similar import rank_similar
+    from ..evaluate.similar import rank_similar, resolve_reference
     from ..io.datasets import read_dataset
     from ..io.locks import output_lock
     from ..io.models import load_model
@@ -66,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         ds = require_objects(read_dataset(args.data_file), args.data_file)
         ref = _read_reference(args.reference)
+        if not isinstance(ref, Dataset):
+            try:
+                resolve_reference(ds, ref)
+            except DataError as exc:
+                raise DataError(f"{args.data_file}: --reference: {exc}") from None
         res = rank_similar(model, ds, ref, inputs=args.inputs, metric=args.metric,
                            aggregate=args.aggregate, top=None if args.all else args.top,
                            exclude_reference=not args.keep_reference)

@@ -159,15 +159,16 @@ def rank_similar(model: LuxModel, dataset: Dataset,
         raise ValueError(f"unknown aggregate {aggregate!r}; use 'min' or 'mean'")
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
-    pred = model.predict(dataset, inputs=inputs, outputs=[])
     ref_idx = np.array([], dtype=int)
+    if not isinstance(reference, Dataset):  # unknown ids are found before any inference
+        ref_idx = resolve_reference(dataset, reference)
+        if ref_idx.size == 0:
+            raise DataError("no reference objects given")
+    pred = model.predict(dataset, inputs=inputs, outputs=[])
     if isinstance(reference, Dataset):
         rpred = model.predict(reference, inputs=inputs, outputs=[])
         z_ref, c_ref, ref_ids = rpred.z, rpred.z_cov, _ids(reference)
     else:
-        ref_idx = resolve_reference(dataset, reference)
-        if ref_idx.size == 0:
-            raise DataError("no reference objects given")
         z_ref, c_ref, ref_ids = pred.z[ref_idx], pred.z_cov[ref_idx], _ids(dataset)[ref_idx]
     dist = latent_distances(pred.z, z_ref, metric, cov=model.prior_cov, z_cov=pred.z_cov,
                             ref_cov=c_ref)
