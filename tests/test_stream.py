@@ -136,10 +136,12 @@ def test_interrupted_run_resumes(setup, tmp_path):
     assert not out.exists()
     assert sorted(p.name for p in partial_path(out).glob("block_*.npz")) == [
         "block_000000.npz", "block_000001.npz"]
+    torn = partial_path(out) / ".block_000002.npz.k1ll3d.tmp.npz"  # a killed block write
+    torn.write_bytes(b"torn")
     seen = []
     s = predict_file(model_path, data, out, chunk_size=CHUNK, progress=False,
-                     callback=lambda i, rows: seen.append(i))
-    assert seen == [2, 3, 4]
+                     callback=lambda i, rows: seen.append((i, torn.exists())))
+    assert seen == [(2, False), (3, False), (4, False)]
     assert (s.blocks_computed, s.blocks_skipped) == (3, 2)
     clean = tmp_path / "clean.h5"
     predict_file(model_path, data, clean, chunk_size=CHUNK, progress=False)
@@ -244,3 +246,52 @@ def test_precision_option(setup):
         np.testing.assert_allclose(p["label"].errors, p64["label"].errors, rtol=1e-4)
     bp = BlockPredictor(model, ["flux"], ["label"], precision="auto")
     assert bp.gram_dtypes["flux"] == np.float64  # 40 pixels: too few for float32 in auto
+
+
+def test_predict_file_refuses_to_overwrite_its_input(setup):
+    from starlux.data import DataError
+
+    model, model_path, _, data = setup
+    before = data.read_bytes()
+    with pytest.raises(DataError, match="out_path is the input file"):
+        predict_file(model_path, data, data, progress=False)
+    with pytest.raises(DataError, match="out_path is the input file"):
+        predict_file(model_path, data, model_path, progress=False)
+    assert data.read_bytes() == before
+
+
+def test_a_run_killed_while_holding_the_lock_is_resumed_by_the_next(setup, tmp_path):
+    """kill -9 leaves the lock file of a dead process and finished blocks: the next run
+    takes the lock over, keeps the blocks, and gives bit-identical results."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from starlux.io.locks import lock_path
+
+    _, model_path, _, data = setup
+    out = tmp_path / "pred.h5"
+    code = textwrap.dedent(f"""
+        import os, signal
+        from starlux.stream import predict_file
+
+        def kill_after_two(i, rows):
+            if i == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        predict_file({str(model_path)!r}, {str(data)!r}, {str(out)!r}, chunk_size={CHUNK},
+                     progress=False, callback=kill_after_two)
+    """)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert lock_path(out).exists() and not out.exists()
+    s = predict_file(model_path, data, out, chunk_size=CHUNK, progress=False)
+    assert (s.blocks_computed, s.blocks_skipped) == (3, 2)
+    assert not lock_path(out).exists()
+    clean = tmp_path / "clean.h5"
+    predict_file(model_path, data, clean, chunk_size=CHUNK, progress=False)
+    _same(_read(out), _read(clean), rtol=0)

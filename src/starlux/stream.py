@@ -50,8 +50,12 @@ from tqdm.auto import tqdm
 
 from .data import DataError, Dataset
 from .infer import BlockPredictor, Prediction, _resolve_io, aligned_empty, resolve_precision
+from .io.atomic import atomic_path
 from .io.chunked import dataset_info, iter_dataset_chunks
-from .io.datasets import FileFormatError, atomic_path, decode_strings
+from .io.datasets import decode_strings
+from .io.errors import FileFormatError
+from .io.locks import output_lock
+from .io.paths import check_output
 from .io.predictions import prediction_arrays
 from .model import LuxModel
 
@@ -163,8 +167,13 @@ class _H5Reader:
 
 
 def _read_aligned(dset: h5py.Dataset, rows: slice) -> np.ndarray:
-    """Rows of an HDF5 dataset read into a 64-byte-aligned array (used in place by JAX)."""
-    out = aligned_empty((rows.stop - rows.start,) + dset.shape[1:], dset.dtype)
+    """Rows of an HDF5 dataset read into a 64-byte-aligned array (used in place by JAX).
+
+    Integer (or boolean) arrays are read as float64: the kernels pad blocks with NaN
+    and infinities, which integers cannot hold.
+    """
+    dtype = dset.dtype if dset.dtype.kind == "f" else np.dtype(np.float64)
+    out = aligned_empty((rows.stop - rows.start,) + dset.shape[1:], dtype)
     if out.size:
         dset.read_direct(out, source_sel=np.s_[rows.start:rows.stop])
     return out
@@ -230,6 +239,8 @@ def _open_partial(folder: Path, manifest: dict[str, Any], resume: bool) -> list[
             except (OSError, ValueError):
                 old = None
         if old == manifest:
+            for tmp in folder.glob(".block_*.tmp*"):  # blocks torn by a killed run
+                tmp.unlink(missing_ok=True)
             return [i for i in range(manifest["n_blocks"]) if _block_done(folder, i)]
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -411,6 +422,21 @@ def predict_file(
     if suffix not in (*_H5, ".npz", ".fits", ".fit", ".csv", ".ecsv"):
         raise FileFormatError(f"{out_path}: unknown prediction format {suffix!r} (use .h5, "
                               ".npz, .fits or .csv)")
+    check_output(out_path, [data_path, None if isinstance(model, LuxModel) else model],
+                 flag="out_path")
+    with output_lock(out_path):  # one writer per output; stale temporaries removed
+        return _predict_locked(model, data_path, out_path, inputs, outputs, prior,
+                               chunk_size, precision, scheduler, resume, progress, callback,
+                               max_in_flight, t0)
+
+
+def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_path: Path,
+                    inputs: Sequence[str] | None, outputs: Sequence[str] | None,
+                    prior: str | None, chunk_size: int, precision: str, scheduler: Any,
+                    resume: bool, progress: bool,
+                    callback: Callable[[int, slice], None] | None,
+                    max_in_flight: int | None, t0: float) -> StreamSummary:
+    """The body of :func:`predict_file`, run while holding the output's lock."""
     model_id = None
     if not isinstance(model, LuxModel):
         from .io.models import load_model

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -18,14 +16,12 @@ from io_helpers import (
     shared,
 )
 
-from starlux.io.build import add_arguments, run
+from starlux.cli import main
 from starlux.io.datasets import read_dataset
 
 
 def cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="starlux build-dataset")
-    add_arguments(parser)
-    rc = run(parser.parse_args([str(a) for a in argv]))
+    rc = main(["build-dataset", *(str(a) for a in argv)])
     out, err = capsys.readouterr()
     return rc, out, err
 

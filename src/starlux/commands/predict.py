@@ -1,18 +1,29 @@
-"""``starlux predict MODEL DATA_FILE --out PRED_FILE [--from flux|label|flux,label]``.
+"""``starlux predict MODEL DATA_FILE --out PRED_FILE [--from flux label]``.
 
 An ``.h5`` (or ``.fits``) DATA_FILE is streamed block by block
 (:func:`starlux.stream.predict_file`): memory is bounded by ``--chunk-size`` whatever
 the number of objects, finished blocks are kept in ``PRED_FILE.partial/`` so an
 interrupted run resumes where it stopped, and ``--scheduler ADDRESS`` runs the blocks
 on a Dask cluster. Other inputs (``.npz``, label tables) are read whole and predicted
-in memory, unless ``--stream`` is given.
+in memory, unless ``--stream`` is given. ``--out`` is checked and locked first.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+
+from ..io.errors import FileFormatError
+from ..io.paths import check_output
+from .checks import require_objects
+from .options import add_list_option, positive_int
+
+log = logging.getLogger(__name__)
 
 _STREAMED = (".h5", ".hdf5", ".fits", ".fit")
+PREDICTION_SUFFIXES = (".npz", ".h5", ".hdf5", ".fits", ".fit", ".csv", ".ecsv")
+DEFAULT_CHUNK = 1024
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,14 +32,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="dataset file (.h5 and .fits are streamed; .npz, .csv ...)")
     p.add_argument("--out", required=True, metavar="PRED_FILE",
                    help="predictions (.npz, .h5, or a label table .fits / .csv)")
-    p.add_argument("--from", dest="inputs", default=None,
-                   help="outputs to infer latents from, comma-separated, e.g. flux, label, "
-                        "flux,label (default: the spectra)")
-    p.add_argument("--outputs", default=None,
-                   help="outputs to predict, comma-separated (default: the labels, plus "
-                        "spectra not used as inputs)")
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="objects per block (bounds memory; default 1024)")
+    add_list_option(p, "--from", dest="inputs", default=None, unique=True, metavar="OUTPUT",
+                    help="outputs to infer latents from, e.g. flux, label, or flux label "
+                         "(default: the spectra)")
+    add_list_option(p, "--outputs", default=None, unique=True, metavar="OUTPUT",
+                    help="outputs to predict (default: the labels, plus spectra not used "
+                         "as inputs)")
+    p.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK, metavar="INT",
+                   help="objects per block (at least 1; bounds memory)")
     p.add_argument("--precision", choices=("auto", "float32", "float64"), default="auto",
                    help="float32 Gram products with float64 solves and refinement (auto: "
                         "for spectra), or float64 throughout")
@@ -36,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="dask.distributed scheduler address (e.g. tcp://host:8786): run "
                         "the blocks on that cluster; DATA_FILE must be readable there")
     p.add_argument("--stream", action="store_true",
-                   help="stream any input format block by block (default for .h5 / .fits)")
+                   help="stream any input format block by block (always for .h5 / .fits)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="ignore finished blocks of an interrupted run and start afresh")
     p.add_argument("--no-progress", dest="progress", action="store_false",
@@ -44,31 +55,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from ..io.locks import output_lock
     from ..io.models import load_model
 
-    inputs = args.inputs.split(",") if args.inputs else None
-    outputs = args.outputs.split(",") if args.outputs else None
+    check_output(args.out, [args.model, args.data_file])
+    if Path(args.out).suffix.lower() not in PREDICTION_SUFFIXES:  # before, not after, the work
+        raise FileFormatError(f"{args.out}: unknown prediction format "
+                              f"{Path(args.out).suffix!r} (use .npz, .h5, .fits or .csv)")
     stream = (args.stream or args.scheduler is not None
               or Path(args.data_file).suffix.lower() in _STREAMED)
-    if stream:
-        from ..stream import predict_file
+    with output_lock(args.out):
+        if stream:
+            from ..stream import predict_file
 
-        summary = predict_file(
-            args.model, args.data_file, args.out, inputs=inputs, outputs=outputs,
-            chunk_size=args.chunk_size or 1024, precision=args.precision,
-            scheduler=args.scheduler, resume=args.resume, progress=args.progress)
-        print(summary)
-        return 0
+            summary = predict_file(
+                args.model, args.data_file, args.out, inputs=args.inputs,
+                outputs=args.outputs, chunk_size=args.chunk_size, precision=args.precision,
+                scheduler=args.scheduler, resume=args.resume, progress=args.progress)
+            log.info(str(summary))
+            return 0
 
-    from ..io.datasets import read_dataset
-    from ..io.predictions import write_prediction
+        from ..io.datasets import read_dataset
+        from ..io.predictions import write_prediction
 
-    model = load_model(args.model)
-    ds = read_dataset(args.data_file)
-    pred = model.predict(ds, inputs=inputs, outputs=outputs, chunk_size=args.chunk_size,
-                         precision=args.precision)
-    write_prediction(args.out, pred)
-    print(f"predicted {len(pred.z)} objects from {', '.join(pred.inputs)}; wrote {args.out}")
+        model = load_model(args.model)
+        ds = require_objects(read_dataset(args.data_file), args.data_file)
+        pred = model.predict(ds, inputs=args.inputs, outputs=args.outputs,
+                             chunk_size=args.chunk_size, precision=args.precision)
+        write_prediction(args.out, pred)
+    log.info(f"predicted {len(pred.z)} objects from {', '.join(pred.inputs)}; "
+             f"wrote {args.out}")
     return 0

@@ -1,51 +1,81 @@
-"""``starlux train TRAIN_FILE --out MODEL [--latents 4x|INT] [--reg FLOAT] ...``."""
+"""``starlux train TRAIN_FILE --out MODEL [--latents 4x|INT] [--reg FLOAT] ...``.
+
+Every option and the output path are checked before training starts, and ``--out``
+is locked while the model is being trained, so a mistake or a second run never costs
+a finished model or the input data.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+
+from ..io.errors import FileFormatError
+from ..io.paths import check_output
+from .checks import check_folds, check_latents, require_objects, warn_constant_labels
+from .options import at_least, latent_size, nonnegative_float, positive_int
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("train_file", metavar="TRAIN_FILE", help="dataset file (.npz or .h5)")
+    p.add_argument("train_file", metavar="TRAIN_FILE",
+                   help="dataset file (.npz, .h5, .fits, or a label table .csv)")
     p.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.h5)")
-    p.add_argument("--latents", default=None,
+    p.add_argument("--latents", type=latent_size, default=None, metavar="INT|Kx",
                    help="latent size P: an integer or a multiple of the label count like "
                         "'4x' (default: chosen on a held-out fold among M+1, 2x, 4x, 8x)")
-    p.add_argument("--reg", type=float, default=None,
-                   help="L2 penalty Omega on the latents (default: chosen on a held-out "
-                        "fold among 1, 10, 100, 1000 after P)")
-    p.add_argument("--iters", type=int, default=5, help="agenda-1 iterations (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--folds", type=int, default=3,
-                   help="folds for the model-error calibration (default 3)")
+    p.add_argument("--reg", type=nonnegative_float, default=None, metavar="OMEGA",
+                   help="L2 penalty Omega >= 0 on the latents (default: chosen on a "
+                        "held-out fold among 1, 10, 100, 1000 after P)")
+    p.add_argument("--iters", type=positive_int, default=5, metavar="INT",
+                   help="agenda-1 iterations (at least 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--folds", type=at_least(2), default=3, metavar="INT",
+                   help="folds for the model-error calibration (2 to the number of "
+                        "labelled objects)")
     p.add_argument("--fold-rounds", default="0", metavar="INT|scratch",
                    help="calibration fold models: re-solve maps (and latents INT times) "
-                        "starting from the final fit (default 0), or 'scratch' to fit each "
-                        "fold from scratch (about 3x slower)")
+                        "starting from the final fit, or 'scratch' to fit each fold from "
+                        "scratch (about 3x slower)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip learning the model-error term (Fisher errors only)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _fold_rounds(text: str) -> int | None:
+    rounds = text.strip().lower()
+    if rounds == "scratch":
+        return None
+    if not rounds.isdigit():
+        raise ValueError(f"--fold-rounds must be a non-negative integer or 'scratch', "
+                         f"got {text!r}")
+    return int(rounds)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..io.datasets import read_dataset
+    from ..io.locks import output_lock
     from ..model import Lux
 
-    ds = read_dataset(args.train_file)
-    latents = args.latents
-    if latents is not None and latents.isdigit():
-        latents = int(latents)
-    rounds = args.fold_rounds.strip().lower()
-    if rounds != "scratch" and not rounds.isdigit():
-        raise ValueError(f"--fold-rounds must be a non-negative integer or 'scratch', "
-                         f"got {args.fold_rounds!r}")
-    cfg = Lux(latents=latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
-              folds=args.folds, calibrate=not args.no_calibrate,
-              fold_rounds=None if rounds == "scratch" else int(rounds),
-              progress=not args.no_progress)
-    print(ds.describe())
-    model = cfg.fit(ds)
-    model.save(args.out)
-    print(f"trained P={model.n_latents}, Omega={model.reg:g}; "
-          f"final chi2={model.history[-1][1]:.6g}; wrote {args.out}")
+    rounds = _fold_rounds(args.fold_rounds)
+    check_output(args.out, [args.train_file])
+    if Path(args.out).suffix.lower() not in (".h5", ".hdf5"):
+        raise FileFormatError(f"{args.out}: model files are HDF5; name it .h5")
+    with output_lock(args.out):
+        ds = require_objects(read_dataset(args.train_file), args.train_file)
+        if not args.no_calibrate or args.latents is None or args.reg is None:
+            check_folds(ds, args.folds, args.train_file)
+        if args.latents is not None:
+            check_latents(ds, args.latents, args.train_file)
+        warn_constant_labels(ds, args.train_file)
+        cfg = Lux(latents=args.latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
+                  folds=args.folds, calibrate=not args.no_calibrate, fold_rounds=rounds,
+                  progress=not args.no_progress)
+        log.info(ds.describe())
+        model = cfg.fit(ds)
+        model.save(args.out)
+    log.info(f"trained P={model.n_latents}, Omega={model.reg:g}; "
+             f"final chi2={model.history[-1][1]:.6g}; wrote {args.out}")
     return 0

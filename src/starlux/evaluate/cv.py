@@ -21,13 +21,12 @@ Folds × grid points are independent tasks; they run in parallel worker threads 
 processes) when ``n_jobs > 1`` and give the same numbers whatever ``n_jobs`` is
 (every task uses the same seed and its own data only).
 
-Command line: ``starlux cv TRAIN_FILE --out DIR [--latents 1x,2x,4x,8x]
-[--reg 1,10,100,1000] [--folds 5] [--refit]``.
+Command line (:mod:`starlux.commands.cv`): ``starlux cv TRAIN_FILE --out DIR
+[--latents 1x 2x 4x 8x] [--reg 1 10 100 1000] [--folds 5] [--refit]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -43,8 +42,7 @@ from ..data import DataError, Dataset
 from ..model import Lux, LuxModel, resolve_latents
 
 __all__ = ["CVResult", "cross_validate", "choose_best", "heldout_chi2", "make_folds",
-           "parse_latent_grid", "parse_reg_grid", "SELECT_METRICS", "write_cv",
-           "add_arguments", "run"]
+           "parse_latent_grid", "parse_reg_grid", "SELECT_METRICS", "write_cv"]
 
 SELECT_METRICS = ("label_chi2", "chi2_flux", "chi2_labels", "chi2_sum", "rmse_scaled")
 """Metrics a best setting can be chosen by (median over folds, smaller is better):
@@ -480,69 +478,3 @@ def write_cv(result: CVResult, out: str | os.PathLike) -> dict[str, Path]:
         json.dump(_json_safe(result.to_json()), fh, indent=1)
     cv_heatmap(result, paths["png"])
     return paths
-
-
-# ------------------------------------------------------------------------------- CLI
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("train_file", metavar="TRAIN_FILE", help="training dataset (.npz/.h5/.fits)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--latents", default="1x,2x,4x,8x",
-                   help="latent sizes: multiples of the label count or integers "
-                        "(default 1x,2x,4x,8x; P is at least M+1)")
-    p.add_argument("--reg", default="1,10,100,1000", help="L2 strengths Omega "
-                   "(default 1,10,100,1000)")
-    p.add_argument("--folds", type=int, default=5, help="K (default 5)")
-    p.add_argument("--select", default="label_chi2", choices=SELECT_METRICS,
-                   help="metric whose median over folds picks the best setting (default "
-                        "label_chi2: label term of eq. A1, latents from spectra)")
-    p.add_argument("--rule", default="1se", choices=("1se", "min"),
-                   help="1se: smallest P within one standard error of the best "
-                        "(default); min: the smallest median")
-    p.add_argument("--refit", action="store_true",
-                   help="train the final model with the best setting on all the data "
-                        "into DIR/model.h5")
-    p.add_argument("--jobs", type=int, default=None,
-                   help="parallel workers (default: about half the cores)")
-    p.add_argument("--processes", action="store_true",
-                   help="run the workers as separate processes instead of threads of "
-                        "this one (each process copies the data and compiles anew)")
-    p.add_argument("--n-iter", type=int, default=5, help="agenda-1 iterations")
-    p.add_argument("--prior", default="empirical", choices=("empirical", "l2", "none"),
-                   help="latent prior at inference")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def run(args: argparse.Namespace) -> int:
-    from ..io.datasets import read_dataset
-
-    ds = read_dataset(args.train_file)
-    config = Lux(n_iter=args.n_iter, prior=args.prior, seed=args.seed,
-                 progress=not args.no_progress)
-    t0 = time.time()
-    res = cross_validate(ds, latents=args.latents, regs=args.reg, folds=args.folds,
-                         config=config, select=args.select, rule=args.rule,
-                         n_jobs=args.jobs, executor="process" if args.processes else "thread",
-                         seed=args.seed, progress=not args.no_progress)
-    paths = write_cv(res, args.out)
-    b = res.best
-    print(f"cross-validated {len(res.grid)} latent sizes x {len(res.regs)} strengths over "
-          f"{args.folds} folds in {time.time() - t0:.1f} s")
-    print(f"best ({args.select}, rule {args.rule}): latents={b['latents']} (P={b['P']}), "
-          f"reg={b['reg']:g}; median over folds: eq. A1 chi2 from spectra="
-          f"{b['chi2_flux_median']:.6g}, from labels={b['chi2_labels_median']:.6g}, "
-          f"label chi2={b['label_chi2_median']:.6g}, "
-          f"scaled label RMSE={b['rmse_scaled_median']:.4g}")
-    for metric in ("chi2_flux", "chi2_labels"):
-        m = choose_best(res.summary, res.rows, metric, "min")
-        print(f"  (smallest median {metric}: latents={m['latents']} (P={m['P']}), "
-              f"reg={m['reg']:g})")
-    print(f"wrote {paths['csv']}, {paths['folds_csv']}, {paths['json']}, {paths['png']}")
-    if args.refit:
-        model = config.replace(latents=b["P"], reg=b["reg"]).fit(ds)
-        out = Path(args.out) / "model.h5"
-        model.save(str(out))
-        print(f"refit on all {ds.n} objects with P={b['P']}, reg={b['reg']:g}; wrote {out}")
-    return 0

@@ -15,13 +15,12 @@ model. Distances (``metric``):
 An object's score is its distance to the nearest reference (``aggregate="min"``) or
 the mean distance to all references (``"mean"``); smaller is more similar.
 
-Command line: ``starlux similar MODEL DATA_FILE --reference IDS_OR_FILE [--top K]
---out FILE``.
+Command line (:mod:`starlux.commands.similar`): ``starlux similar MODEL DATA_FILE
+--reference IDS_OR_FILE [--top K] --out FILE``.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from ..data import DataError, Dataset
 from ..model import LuxModel
 
 __all__ = ["latent_distances", "rank_similar", "SimilarResult", "resolve_reference",
-           "add_arguments", "run"]
+           "METRICS"]
 
 METRICS = ("mahalanobis", "euclidean", "posterior")
 
@@ -160,15 +159,16 @@ def rank_similar(model: LuxModel, dataset: Dataset,
         raise ValueError(f"unknown aggregate {aggregate!r}; use 'min' or 'mean'")
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
-    pred = model.predict(dataset, inputs=inputs, outputs=[])
     ref_idx = np.array([], dtype=int)
+    if not isinstance(reference, Dataset):  # unknown ids are found before any inference
+        ref_idx = resolve_reference(dataset, reference)
+        if ref_idx.size == 0:
+            raise DataError("no reference objects given")
+    pred = model.predict(dataset, inputs=inputs, outputs=[])
     if isinstance(reference, Dataset):
         rpred = model.predict(reference, inputs=inputs, outputs=[])
         z_ref, c_ref, ref_ids = rpred.z, rpred.z_cov, _ids(reference)
     else:
-        ref_idx = resolve_reference(dataset, reference)
-        if ref_idx.size == 0:
-            raise DataError("no reference objects given")
         z_ref, c_ref, ref_ids = pred.z[ref_idx], pred.z_cov[ref_idx], _ids(dataset)[ref_idx]
     dist = latent_distances(pred.z, z_ref, metric, cov=model.prior_cov, z_cov=pred.z_cov,
                             ref_cov=c_ref)
@@ -183,58 +183,3 @@ def rank_similar(model: LuxModel, dataset: Dataset,
     return SimilarResult(order=order, ids=_ids(dataset)[order], score=score[order],
                          nearest=nearest[order], distances=dist,
                          reference_ids=np.asarray(ref_ids), metric=metric)
-
-
-# ------------------------------------------------------------------------------- CLI
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="model file (.h5)")
-    p.add_argument("data_file", metavar="DATA_FILE", help="objects to search (.npz/.h5/.fits)")
-    p.add_argument("--reference", required=True, metavar="IDS_OR_FILE",
-                   help="reference objects: comma-separated ids (row indices if the data "
-                        "have no ids), a text file with one id per line, or a dataset file "
-                        "(.npz/.h5/.fits) of reference objects")
-    p.add_argument("--top", type=int, default=50, help="how many to list (default 50; "
-                   "0 = all)")
-    p.add_argument("--out", required=True, metavar="FILE", help="ranking (CSV)")
-    p.add_argument("--from", dest="inputs", default=None,
-                   help="outputs to infer latents from, comma-separated (default: spectra)")
-    p.add_argument("--metric", default="mahalanobis", choices=METRICS)
-    p.add_argument("--aggregate", default="min", choices=("min", "mean"),
-                   help="distance to the nearest reference (min) or mean over references")
-    p.add_argument("--keep-reference", action="store_true",
-                   help="also rank reference objects found in DATA_FILE")
-
-
-def _read_reference(arg: str):
-    from ..io.datasets import read_dataset
-
-    path = Path(arg)
-    if path.is_file():
-        if path.suffix.lower() in (".npz", ".h5", ".hdf5", ".fits", ".fit"):
-            return read_dataset(path)
-        ids = [s.strip() for s in path.read_text().splitlines()]
-        return [s for s in ids if s and not s.startswith("#")]
-    return [s.strip() for s in arg.split(",") if s.strip()]
-
-
-def run(args: argparse.Namespace) -> int:
-    from ..io.datasets import read_dataset
-    from ..io.models import load_model
-
-    model = load_model(args.model)
-    ds = read_dataset(args.data_file)
-    ref = _read_reference(args.reference)
-    res = rank_similar(model, ds, ref, inputs=args.inputs.split(",") if args.inputs else None,
-                       metric=args.metric, aggregate=args.aggregate,
-                       top=None if args.top <= 0 else args.top,
-                       exclude_reference=not args.keep_reference)
-    res.to_csv(args.out)
-    n_ref = len(res.reference_ids)
-    print(f"ranked {len(res.order)} of {ds.n} objects by {args.metric} latent distance to "
-          f"{n_ref} reference object(s); wrote {args.out}")
-    for r in res.rows()[:5]:
-        print(f"  {r['rank']:>3}  {r['id']}  score={r['score']:.4g}  "
-              f"(nearest reference {r['nearest_reference']})")
-    return 0

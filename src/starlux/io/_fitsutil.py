@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from .datasets import FileFormatError
+from .errors import FileFormatError
 
 __all__ = ["open_fits", "hdu_array", "header_value"]
 
@@ -22,6 +22,9 @@ def open_fits(path: str | os.PathLike) -> fits.HDUList:
         raise FileFormatError(f"{path}: no such file")
     if path.is_dir():
         raise FileFormatError(f"{path}: is a directory, not a FITS file")
+    if path.suffix.lower() in (".npz", ".h5", ".hdf5"):
+        raise FileFormatError(f"{path}: is a {path.suffix} file, not FITS (a starlux "
+                              "dataset goes to train / predict, not to --spectra)")
     hdul = None
     failure = None
     with warnings.catch_warnings(record=True) as caught:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..data import DataError, Output
 from ._fitsutil import hdu_array, header_value, open_fits
-from .datasets import FileFormatError
+from .errors import FileFormatError
 
 __all__ = [
     "APSTAR_NPIX", "APOGEE_PIXMASK", "DEFAULT_BAD_BITS", "Spectra",
@@ -405,7 +405,8 @@ def read_apvisit(path: str | os.PathLike, *, bad_bits: Iterable[int] = DEFAULT_B
             v = np.nan
         if not np.isfinite(v):
             raise FileFormatError(f"{path}: no radial velocity (VRAD/VREL) to shift the "
-                                  "visit to the rest frame; use rest_frame=False")
+                                  "visit to the rest frame (build-dataset needs it; in Python, "
+                                  "rest_frame=False keeps the observed frame)")
         wave = wave / (1.0 + v / C_KMS)
         meta["vrel"] = np.array([v])
     order = np.argsort(wave, kind="stable")
@@ -541,7 +542,8 @@ def to_grid(spec: Spectra, wavelength: np.ndarray, *, resample_ok: bool = False)
         raise FileFormatError(
             f"{spec.files[0]}: wavelength grid ({w.size} px, {w[0]:.2f}-{w[-1]:.2f} A) is "
             f"not the target grid ({wavelength.size} px, {wavelength[0]:.2f}-"
-            f"{wavelength[-1]:.2f} A) and resampling is off")
+            f"{wavelength[-1]:.2f} A) and resampling is off (use --resample; in Python "
+            "resample=True)")
     flux = np.empty((spec.n, wavelength.size))
     err = np.empty_like(flux)
     for i in range(spec.n):
@@ -630,7 +632,7 @@ def read_apogee_spectra(
             if on_duplicate == "first":
                 continue
             raise DataError(f"{p}: APOGEE_ID {oid} duplicates {seen[oid]} (use "
-                            "on_duplicate='first' or 'keep')")
+                            "--on-duplicate first; in Python on_duplicate='first' or 'keep')")
         seen.setdefault(oid, p)
         s = to_grid(s, wl, resample_ok=resample)
         usable = np.isfinite(s.flux) & np.isfinite(s.flux_err) & (s.flux_err > 0) \

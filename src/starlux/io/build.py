@@ -7,14 +7,11 @@ Gaia DR3 ``source_id``, check that no object, spectrum or label column is left
 without any usable entry, and write the dataset atomically in the layout that
 ``starlux train`` and ``starlux predict`` read.
 
-The CLI module wires :func:`add_arguments` and :func:`run` as a sub-command.
+The ``starlux build-dataset`` command is :mod:`starlux.commands.build_dataset`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -26,12 +23,9 @@ from .apogee import Spectra, read_apogee_spectra
 from .catalogs import LabelTable, detect_catalog_kind, read_catalog, table_colnames
 from .continuum import normalize_spectra
 from .crossmatch import ID_KEYS, merge_outputs
-from .datasets import write_dataset
 
 __all__ = ["CatalogSpec", "BuildResult", "build_dataset", "build_from_files",
-           "check_dataset", "add_arguments", "run"]
-
-PROG = "starlux build-dataset"
+           "check_dataset"]
 
 
 @dataclass
@@ -262,117 +256,3 @@ def build_from_files(
         raise
     result.report[:0] = report
     return result
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``build-dataset`` options to ``parser``."""
-    parser.add_argument("--spectra", nargs="+", metavar="PATH_OR_GLOB",
-                        help="apStar / aspcapStar / apVisit files, glob patterns or folders")
-    parser.add_argument("--catalog", action="append", metavar="FILE", default=[],
-                        help="label catalogue (allStar, GALAH DR3, or a FITS/CSV/Parquet "
-                             "table); repeat for several")
-    parser.add_argument("--labels", action="append", nargs="+", metavar="NAME", default=[],
-                        help="label columns to take from the matching --catalog")
-    parser.add_argument("--catalog-kind", action="append", default=[],
-                        choices=["auto", "allstar", "galah", "table"],
-                        help="kind of each --catalog (default: auto-detect)")
-    parser.add_argument("--output-name", action="append", default=[], metavar="NAME",
-                        help="dataset output name for each --catalog (default: 'label' "
-                             "for the first, then 'galah' / 'allstar' / 'labelN')")
-    parser.add_argument("--match-on", nargs="+", default=["apogee_id"],
-                        choices=list(ID_KEYS), metavar="{apogee_id,gaia_source_id}",
-                        help="id to cross-match on: one for all catalogues, or one each")
-    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
-                        help="continuum-normalise apStar/apVisit spectra (default: yes; "
-                             "aspcapStar spectra are always used as they are)")
-    parser.add_argument("--continuum", choices=["pixels", "fit"], default="pixels",
-                        help="continuum method: fixed continuum pixels or an iterative fit")
-    parser.add_argument("--grid", default="apstar", metavar="GRID",
-                        help="'apstar' (8575 px), 'aspcap' (7514 px, chip gaps removed), "
-                             "'payne' (7214 px) or a file with wavelengths")
-    parser.add_argument("--resample", action="store_true",
-                        help="resample spectra that are not on the grid (apVisit always is)")
-    parser.add_argument("--row", type=int, default=0,
-                        help="apStar row to read (0 = combined spectrum)")
-    parser.add_argument("--keep-unmatched", action="store_true",
-                        help="keep spectra without a catalogue match (labels missing)")
-    parser.add_argument("--drop-empty", action="store_true",
-                        help="drop matched objects whose labels are all flagged")
-    parser.add_argument("--on-duplicate", choices=["error", "first"], default="error",
-                        help="duplicated ids: stop with an error, or keep the first")
-    parser.add_argument("--out", required=True, metavar="DATASET_FILE",
-                        help="output dataset (.h5, .npz, .fits; .csv/.parquet for labels only)")
-    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
-
-
-def _catalog_specs(args: argparse.Namespace) -> list[CatalogSpec]:
-    cats, labels = list(args.catalog or []), list(args.labels or [])
-    if len(cats) != len(labels):
-        raise DataError(f"give one --labels list per --catalog ({len(cats)} --catalog, "
-                        f"{len(labels)} --labels)")
-
-    def per_catalog(values: list[str], what: str, default: str | None) -> list[str | None]:
-        if not values:
-            return [default] * len(cats)
-        if len(values) == 1:
-            return values * len(cats)
-        if len(values) != len(cats):
-            raise DataError(f"give one {what} for all catalogues or one per --catalog "
-                            f"({len(values)} for {len(cats)})")
-        return list(values)
-
-    kinds = per_catalog(list(args.catalog_kind or []), "--catalog-kind", "auto")
-    keys = per_catalog(list(args.match_on or []), "--match-on", "apogee_id")
-    names = list(args.output_name or [])
-    if names and len(names) != len(cats):
-        raise DataError(f"give one --output-name per --catalog ({len(names)} for {len(cats)})")
-    return [CatalogSpec(path=c, labels=list(lab), output=names[i] if names else None,
-                        kind=str(kinds[i]), match_on=str(keys[i]))
-            for i, (c, lab) in enumerate(zip(cats, labels, strict=True))]
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``build-dataset``; 0 on success, 2 (with one line on stderr) on bad input."""
-    try:
-        if not args.spectra and not args.catalog:
-            raise DataError("give --spectra and/or --catalog")
-        result = build_from_files(
-            args.spectra, _catalog_specs(args), normalize=args.normalize,
-            continuum=args.continuum, grid=args.grid, resample=args.resample, row=args.row,
-            keep_unmatched=args.keep_unmatched, drop_empty=args.drop_empty,
-            on_duplicate=args.on_duplicate)
-    except DataError as exc:  # FileFormatError included: the message names the file
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = exc.filename or "input"
-        print(f"{PROG}: error: {where}: {exc.strerror or _one_line(exc)}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a reader bug must still not spill a traceback on users
-        if os.environ.get("STARLUX_DEBUG"):
-            raise
-        print(f"{PROG}: error: unexpected {type(exc).__name__}: {_one_line(exc)} (set "
-              "STARLUX_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 2
-    try:
-        write_dataset(args.out, result.dataset)
-    except DataError as exc:
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{PROG}: error: {args.out}: cannot write ({exc.strerror or exc})",
-              file=sys.stderr)
-        return 2
-    if not args.quiet:
-        for line in result.report:
-            print(line)
-        print(f"wrote {args.out}: {result.dataset.n} objects, outputs "
-              f"{list(result.dataset.outputs)}")
-    return 0

@@ -35,7 +35,7 @@ from astropy.table import Table
 
 from ..data import DataError, Output
 from .crossmatch import normalize_ids
-from .datasets import FileFormatError
+from .errors import FileFormatError
 
 __all__ = [
     "LabelTable", "read_table", "read_allstar", "read_galah_dr3", "read_label_table",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,19 @@ import numpy as np
 from astropy.io import fits
 
 from ..data import DataError, Dataset
-from .datasets import FileFormatError, dataset_from_arrays, dataset_to_arrays, decode_strings
+from .datasets import dataset_from_arrays, dataset_to_arrays, decode_strings
+from .errors import FileFormatError
 from .tabular import is_static_key
 
 __all__ = ["dataset_info", "iter_dataset_chunks", "ChunkedDatasetWriter"]
+
+# what h5py, zipfile, numpy and astropy raise on a damaged or truncated file
+_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _n_rows(arrays: dict[str, tuple[tuple[int, ...], object]], path: Path) -> int:
@@ -66,17 +76,43 @@ def _describe(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
                     out[name.removesuffix(".npy")] = (shape, dtype)
             return out
         if suffix in (".fits", ".fit"):
+            return _describe_fits(path)
+    except DataError:
+        raise
+    except _READ_ERRORS as exc:
+        raise FileFormatError(f"{path}: cannot read ({_reason(exc)}; truncated or not a "
+                              "starlux dataset file?)") from None
+    raise FileFormatError(f"{path}: chunked reading supports .h5, .fits and .npz, "
+                          f"not {suffix!r}")
+
+
+def _describe_fits(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
+    """Shapes of a starlux FITS dataset (memory-mapped); astropy's truncation warning
+    becomes an error naming the file."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             with fits.open(path, memmap=True) as hdul:
+                if "OBJECTS" not in [h.name for h in hdul]:
+                    raise FileFormatError(f"{path}: not a starlux dataset FITS file (no "
+                                          "OBJECTS table)")
                 data = hdul["OBJECTS"].data  # memory-mapped: shapes only
                 out = {name: (data[name].shape, None) for name in data.columns.names}
                 for h in hdul:
                     if h.header.get("STLXKEY"):
                         out[h.header["STLXKEY"]] = ((h.header["NAXIS2"],), None)
-                return out
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc})") from None
-    raise FileFormatError(f"{path}: chunked reading supports .h5, .fits and .npz, "
-                          f"not {suffix!r}")
+        except _READ_ERRORS as exc:
+            if isinstance(exc, DataError):
+                raise
+            failure = _reason(exc)
+        else:
+            failure = None
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message).lower()]
+    if truncated:
+        raise FileFormatError(f"{path}: file is truncated ({truncated[0]})")
+    if failure is not None:
+        raise FileFormatError(f"{path}: cannot read as FITS ({failure})")
+    return out
 
 
 def iter_dataset_chunks(
@@ -96,19 +132,27 @@ def iter_dataset_chunks(
     suffix = path.suffix.lower()
     info = _describe(path)
     n = _n_rows(info, path)
+    try:
+        yield from _chunks(path, suffix, info, n, chunk_size)
+    except _READ_ERRORS as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise FileFormatError(f"{path}: cannot read ({_reason(exc)}; truncated or "
+                              "damaged?)") from None
+
+
+def _chunks(path: Path, suffix: str, info: dict[str, tuple[tuple[int, ...], object]],
+            n: int, chunk_size: int) -> Iterator[tuple[slice, Dataset]]:
     if suffix in (".h5", ".hdf5"):
-        try:
-            with h5py.File(path, "r") as f:
-                static = {k: decode_strings(f[k][()]) for k in info
-                          if is_static_key(k) or f[k].ndim == 0 or f[k].shape[0] != n}
-                rows = [k for k in info if k not in static]
-                for start in range(0, n, chunk_size):
-                    sl = slice(start, min(start + chunk_size, n))
-                    arrays = dict(static)
-                    arrays.update({k: decode_strings(f[k][sl]) for k in rows})
-                    yield sl, dataset_from_arrays(arrays, source=f"{path}[{sl.start}:{sl.stop}]")
-        except OSError as exc:
-            raise FileFormatError(f"{path}: cannot read ({exc})") from None
+        with h5py.File(path, "r") as f:
+            static = {k: decode_strings(f[k][()]) for k in info
+                      if is_static_key(k) or f[k].ndim == 0 or f[k].shape[0] != n}
+            rows = [k for k in info if k not in static]
+            for start in range(0, n, chunk_size):
+                sl = slice(start, min(start + chunk_size, n))
+                arrays = dict(static)
+                arrays.update({k: decode_strings(f[k][sl]) for k in rows})
+                yield sl, dataset_from_arrays(arrays, source=f"{path}[{sl.start}:{sl.stop}]")
         return
     if suffix in (".fits", ".fit"):
         with fits.open(path, memmap=True) as hdul:
@@ -125,7 +169,7 @@ def iter_dataset_chunks(
                     arrays[name] = np.char.rstrip(a.astype(str)) if a.dtype.kind in "SU" else a
                 yield sl, dataset_from_arrays(arrays, source=f"{path}[{sl.start}:{sl.stop}]")
         return
-    with np.load(path, allow_pickle=False) as f:
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
     for start in range(0, n, chunk_size):
         sl = slice(start, min(start + chunk_size, n))

@@ -149,8 +149,9 @@ def crossmatch(
         if dups and on_duplicate == "error":
             shown = ", ".join(str(d) for d in dups[:5])
             raise DataError(f"{name}: {len(dups)} duplicated {key} value(s) ({shown}"
-                            f"{', ...' if len(dups) > 5 else ''}); use on_duplicate="
-                            "'first' to keep the first row of each")
+                            f"{', ...' if len(dups) > 5 else ''}); use --on-duplicate "
+                            "first (on_duplicate='first' in Python) to keep the first row "
+                            "of each")
     first_right: dict[object, int] = {}
     for j, v in enumerate(rid.tolist()):
         if (v != "" if isinstance(v, str) else v > 0):

@@ -32,79 +32,70 @@ in chunks of objects and writes ``.h5`` files chunk by chunk.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import re
+import warnings
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from ..data import DataError, Dataset, Output
+from .atomic import atomic_path
+from .errors import FileFormatError
+from .tabular import (
+    TABLE_SUFFIXES,
+    read_fits_arrays,
+    read_label_table_arrays,
+    write_fits_arrays,
+    write_label_table_arrays,
+)
 
 __all__ = ["read_dataset", "write_dataset", "atomic_path", "FileFormatError"]
 
 _RESERVED = {"flux", "flux_err", "wavelength", "label", "label_err", "label_names", "id"}
 
 
-class FileFormatError(DataError):
-    """A file that cannot be read as what it claims to be (names the file)."""
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix,
-                               dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        # mkstemp creates 0600 files; give the result the usual umask-based permissions
-        umask = os.umask(0)
-        os.umask(umask)
-        if tmp_path.exists():
-            os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
     suffix = path.suffix.lower()
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder, not a dataset file")
     try:
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as f:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 return {k: f[k] for k in f.files}
         if suffix in (".h5", ".hdf5"):
             with h5py.File(path, "r") as f:
                 return {k: decode_strings(f[k][()]) for k in f.keys()
                         if isinstance(f[k], h5py.Dataset)}
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc})") from None
-    from . import tabular  # late import: tabular imports this module
-
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise FileFormatError(f"{path}: cannot read as {suffix[1:]} (truncated or not a "
+                              f"starlux dataset: {_reason(exc)})") from None
     if suffix in (".fits", ".fit"):
-        return tabular.read_fits_arrays(path)
-    if suffix in tabular.TABLE_SUFFIXES:
-        return tabular.read_label_table_arrays(path)
+        return read_fits_arrays(path)
+    if suffix in TABLE_SUFFIXES:
+        return read_label_table_arrays(path)
     raise FileFormatError(f"{path}: unknown dataset format {suffix!r} (use .npz, .h5, "
                           ".fits, .csv or .parquet)")
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type when it has none)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def decode_strings(a: np.ndarray) -> np.ndarray:
-    """HDF5 variable-length strings come back as object arrays of bytes: make them str."""
+    """HDF5 strings come back as bytes (object arrays for variable-length strings,
+    ``S`` arrays for fixed-length ones): make them str."""
     a = np.asarray(a)
     if a.dtype == object:
         return np.array(_strings(a)).reshape(a.shape)
+    if a.dtype.kind == "S":
+        return np.char.decode(a, "utf-8")
     return a
 
 
@@ -112,11 +103,49 @@ def _strings(a: np.ndarray) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in np.asarray(a).ravel()]
 
 
+def _names(arrays: Mapping[str, np.ndarray], key: str) -> list[str]:
+    """Column names from ``arrays[key]``: strings only (a float ``1.0`` is not a name)."""
+    a = np.asarray(arrays[key])
+    bad = [x for x in a.ravel() if not isinstance(x, (str, bytes, np.str_, np.bytes_))]
+    if bad:
+        raise DataError(f"{key!r} must hold strings (column names), got "
+                        f"{type(bad[0]).__name__} {bad[0]!r}")
+    return _strings(a)
+
+
+def _file_of(source: str) -> str:
+    """``FILE[a:b]`` (a chunk of a file) -> ``FILE``."""
+    return re.sub(r"\[\d+:\d+\]$", "", source)
+
+
+def _annies_lasso_labels(arrays: dict[str, np.ndarray], source: str) -> None:
+    """Read the AnniesLasso / Cannon key ``labels`` (and ``labels_err``) as ``label``.
+
+    Without this a Cannon file trains a model with no labels at all, silently.
+    """
+    if "labels" not in arrays or "label" in arrays:
+        return
+    arrays["label"] = arrays.pop("labels")
+    for old, new in (("labels_err", "label_err"), ("labels_names", "label_names"),
+                     ("labels_ivar", "label_ivar")):
+        if old in arrays and new not in arrays:
+            arrays[new] = arrays.pop(old)
+    warnings.warn(f"{source}: reading the key 'labels' as 'label' (the AnniesLasso "
+                  "convention); starlux files name it 'label'", UserWarning, stacklevel=3)
+
+
 def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays") -> Dataset:
-    """Interpret a mapping of arrays in the starlux layout as a :class:`Dataset`."""
+    """Interpret a mapping of arrays in the starlux layout as a :class:`Dataset`.
+
+    Keys that are not part of the layout and are not per-object arrays (which are kept
+    in ``extras``) draw a warning naming them, so a misspelt key is not silently
+    ignored. The warnings name the file, not the rows, of a chunk (``FILE[a:b]``), so
+    a file read in chunks warns once.
+    """
     arrays = dict(arrays)
     outputs: dict[str, Output] = {}
     try:
+        _annies_lasso_labels(arrays, _file_of(source))
         for key in [k[:-5] for k in arrays if k.endswith("_ivar")]:
             # inverse variances instead of errors: err = 1/sqrt(ivar); ivar <= 0 -> missing
             if key in arrays and f"{key}_err" not in arrays:
@@ -130,7 +159,7 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                 raise DataError("has 'label' but no 'label_names'")
             outputs["label"] = Output.create(
                 arrays["label"], arrays["label_err"], kind="label",
-                names=_strings(arrays["label_names"]), label="label")
+                names=_names(arrays, "label_names"), label="label")
         if "flux" in arrays:
             if "flux_err" not in arrays:
                 raise DataError("has 'flux' but no 'flux_err'")
@@ -142,7 +171,7 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                 continue
             if f"{key}_names" in arrays:
                 outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="label",
-                                             names=_strings(arrays[f"{key}_names"]), label=key)
+                                             names=_names(arrays, f"{key}_names"), label=key)
             else:
                 outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="spectrum",
                                              wavelength=arrays.get(f"{key}_wavelength"),
@@ -150,9 +179,11 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
         if not outputs:
             raise DataError("contains no output (expected 'flux'/'flux_err' and/or "
                             "'label'/'label_err'/'label_names')")
-        used = set(_RESERVED)
-        for k in outputs:
-            used |= {k, f"{k}_err", f"{k}_names", f"{k}_wavelength"}
+        used = {"id"}
+        for k, o in outputs.items():
+            used |= {k, f"{k}_err", f"{k}_names"}
+            if o.wavelength is not None:
+                used.add("wavelength" if k == "flux" else f"{k}_wavelength")
         n = next(iter(outputs.values())).n
         ids = arrays.get("id")
         if ids is not None:
@@ -160,7 +191,13 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
             if ids.dtype.kind == "S":
                 ids = ids.astype(str)
         extras = {k: v for k, v in arrays.items()
-                  if k not in used and np.ndim(v) >= 1 and len(v) == n}
+                  if k not in used and k not in _RESERVED and np.ndim(v) >= 1
+                  and len(v) == n}
+        unknown = sorted(set(arrays) - used - set(extras))
+        if unknown:
+            warnings.warn(f"{_file_of(source)}: ignoring unknown key(s) {unknown} (not part of the "
+                          "starlux layout, and not one value per object)", UserWarning,
+                          stacklevel=2)
         return Dataset(outputs=outputs, ids=ids, extras=extras)
     except DataError as exc:
         raise DataError(f"{source}: {exc}") from None
@@ -193,18 +230,16 @@ def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                  chunk_rows: int = 256) -> None:
     """Atomically write arrays to ``.npz``, ``.h5`` (chunked by rows), ``.fits`` or — for
     label-only data — ``.csv`` / ``.parquet``."""
-    from . import tabular  # late import: tabular imports this module
-
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".npz", ".h5", ".hdf5", ".fits", ".fit", *tabular.TABLE_SUFFIXES):
+    if suffix not in (".npz", ".h5", ".hdf5", ".fits", ".fit", *TABLE_SUFFIXES):
         raise FileFormatError(f"{path}: unknown format {suffix!r} (use .npz, .h5, .fits, "
                               ".csv or .parquet)")
     with atomic_path(path) as tmp:
         if suffix in (".fits", ".fit"):
-            tabular.write_fits_arrays(tmp, arrays)
-        elif suffix in tabular.TABLE_SUFFIXES:
-            tabular.write_label_table_arrays(
+            write_fits_arrays(tmp, arrays)
+        elif suffix in TABLE_SUFFIXES:
+            write_label_table_arrays(
                 tmp, arrays, "csv" if suffix == ".csv" else "parquet", target=path)
         elif suffix == ".npz":
             with open(tmp, "wb") as fh:

@@ -24,15 +24,18 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
+from packaging.version import InvalidVersion, Version
 
 from ..model import Lux, LuxModel, OutputSpec
 from ..transforms import TRANSFORMS
 from ..units import ColumnLimits
-from .datasets import FileFormatError, atomic_path
+from .atomic import atomic_path
+from .errors import FileFormatError
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
@@ -106,6 +109,34 @@ def _str(x: object) -> str:
     return x.decode() if isinstance(x, bytes) else str(x)
 
 
+def _check_versions(path: Path, attrs: h5py.AttributeManager) -> None:
+    """An error naming the file for a format this starlux cannot read; a warning when
+    the file was written by a newer starlux (it may hold settings this one ignores)."""
+    from .. import __version__
+
+    raw = attrs.get("format_version")
+    try:
+        version = int(raw)  # type: ignore[arg-type]
+        if version != float(raw):  # type: ignore[arg-type]
+            raise ValueError
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{path}: unreadable model format_version {_str(raw)!r} "
+                              f"(expected the integer {FORMAT_VERSION})") from None
+    if version != FORMAT_VERSION:
+        raise FileFormatError(
+            f"{path}: model format version {version} is not supported by this starlux "
+            f"{__version__} (it reads version {FORMAT_VERSION})")
+    written = _str(attrs.get("starlux_version", ""))
+    try:
+        newer = Version(written) > Version(__version__)
+    except InvalidVersion:
+        newer = False
+    if newer:
+        warnings.warn(f"{path}: written by starlux {written}, newer than this starlux "
+                      f"{__version__}; upgrade if the model does not load or predict as "
+                      "expected", UserWarning, stacklevel=3)
+
+
 def load_model(path: str | os.PathLike) -> LuxModel:
     """Read a model file; raises :class:`FileFormatError` naming the problem."""
     path = Path(path)
@@ -116,14 +147,15 @@ def load_model(path: str | os.PathLike) -> LuxModel:
     except OSError as exc:
         raise FileFormatError(f"{path}: not a readable HDF5 model file ({exc})") from None
     with f:
-        if _str(f.attrs.get("format", "")) != FORMAT_NAME:
-            raise FileFormatError(f"{path}: not a starlux model file (no format={FORMAT_NAME!r})")
-        version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise FileFormatError(
-                f"{path}: model format version {version} is not supported by this starlux "
-                f"(reads version {FORMAT_VERSION})")
         try:
+            fmt = _str(f.attrs.get("format", ""))
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise FileFormatError(f"{path}: corrupt model file (cannot read its header: "
+                                  f"{exc})") from None
+        if fmt != FORMAT_NAME:
+            raise FileFormatError(f"{path}: not a starlux model file (no format={FORMAT_NAME!r})")
+        try:
+            _check_versions(path, f.attrs)
             cfg = json.loads(_str(f.attrs["config"]))
             for key in ("scatter", "latent_grid", "reg_grid"):
                 if cfg.get(key) is not None:
@@ -175,7 +207,9 @@ def load_model(path: str | os.PathLike) -> LuxModel:
         except FileFormatError:
             raise
         except (KeyError, ValueError, TypeError, OSError) as exc:
-            raise FileFormatError(f"{path}: corrupt or incomplete model file ({exc!r})") from None
+            raise FileFormatError(f"{path}: corrupt or incomplete model file "
+                                  f"({' '.join(str(exc).split()) or type(exc).__name__})"
+                                  ) from None
     p = model.n_latents
     for name, pr in model.params.items():
         for k, v in pr.items():

@@ -24,7 +24,7 @@ from astropy.table import Table
 
 from ..data import DataError
 from ._fitsutil import open_fits
-from .datasets import FileFormatError
+from .errors import FileFormatError
 
 __all__ = ["is_static_key", "write_fits_arrays", "read_fits_arrays",
            "write_label_table_arrays", "read_label_table_arrays", "TABLE_SUFFIXES"]

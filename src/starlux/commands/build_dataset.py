@@ -1,0 +1,109 @@
+"""``starlux build-dataset``: survey spectra and catalogues in, one dataset file out
+(the pipeline is :mod:`starlux.io.build`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from ..data import DataError
+from ..io.crossmatch import ID_KEYS
+from ..io.paths import check_distinct_files, check_output
+from .options import add_list_option
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``build-dataset`` options to ``parser``."""
+    add_list_option(parser, "--spectra", metavar="PATH_OR_GLOB",
+                    help="apStar / aspcapStar / apVisit files, glob patterns or folders")
+    parser.add_argument("--catalog", action="append", metavar="FILE", default=[],
+                        help="label catalogue (allStar, GALAH DR3, or a FITS/CSV/Parquet "
+                             "table); repeat for several")
+    add_list_option(parser, "--labels", append=True, unique=True, metavar="NAME",
+                    default=[],
+                    help="label columns to take from the matching --catalog (one --labels "
+                         "list per --catalog)")
+    parser.add_argument("--catalog-kind", action="append", default=[],
+                        choices=["auto", "allstar", "galah", "table"],
+                        help="kind of each --catalog (default: auto-detect)")
+    parser.add_argument("--output-name", action="append", default=[], metavar="NAME",
+                        help="dataset output name for each --catalog (default: 'label' "
+                             "for the first, then 'galah' / 'allstar' / 'labelN')")
+    add_list_option(parser, "--match-on", default=["apogee_id"], item_choices=list(ID_KEYS),
+                    metavar="{apogee_id,gaia_source_id}",
+                    help="id to cross-match on: one for all catalogues, or one each")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                        help="continuum-normalise apStar/apVisit spectra (default: yes; "
+                             "aspcapStar spectra are always used as they are)")
+    parser.add_argument("--continuum", choices=["pixels", "fit"], default="pixels",
+                        help="continuum method: fixed continuum pixels or an iterative fit")
+    parser.add_argument("--grid", default="apstar", metavar="GRID",
+                        help="'apstar' (8575 px), 'aspcap' (7514 px, chip gaps removed), "
+                             "'payne' (7214 px) or a file with wavelengths")
+    parser.add_argument("--resample", action="store_true",
+                        help="resample spectra that are not on the grid (apVisit always is)")
+    parser.add_argument("--row", type=int, default=0,
+                        help="apStar row to read (0 = combined spectrum)")
+    parser.add_argument("--keep-unmatched", action="store_true",
+                        help="keep spectra without a catalogue match (labels missing)")
+    parser.add_argument("--drop-empty", action="store_true",
+                        help="drop matched objects whose labels are all flagged")
+    parser.add_argument("--on-duplicate", choices=["error", "first"], default="error",
+                        help="duplicated ids: stop with an error, or keep the first")
+    parser.add_argument("--out", required=True, metavar="DATASET_FILE",
+                        help="output dataset (.h5, .npz, .fits; .csv/.parquet for labels only)")
+
+
+def _catalog_specs(args: argparse.Namespace) -> list:
+    from ..io.build import CatalogSpec
+
+    cats, labels = list(args.catalog or []), list(args.labels or [])
+    if len(cats) != len(labels):
+        raise DataError(f"give one --labels list per --catalog ({len(cats)} --catalog, "
+                        f"{len(labels)} --labels)")
+
+    def per_catalog(values: list[str], what: str, default: str) -> list[str]:
+        if not values:
+            return [default] * len(cats)
+        if len(values) == 1:
+            return values * len(cats)
+        if len(values) != len(cats):
+            raise DataError(f"give one {what} for all catalogues or one per --catalog "
+                            f"({len(values)} for {len(cats)})")
+        return list(values)
+
+    kinds = per_catalog(list(args.catalog_kind or []), "--catalog-kind", "auto")
+    keys = per_catalog(list(args.match_on or []), "--match-on", "apogee_id")
+    names = list(args.output_name or [])
+    if names and len(names) != len(cats):
+        raise DataError(f"give one --output-name per --catalog ({len(names)} for {len(cats)})")
+    return [CatalogSpec(path=c, labels=list(lab), output=names[i] if names else None,
+                        kind=str(kinds[i]), match_on=str(keys[i]))
+            for i, (c, lab) in enumerate(zip(cats, labels, strict=True))]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``build-dataset`` (errors are turned into one line by :mod:`starlux.cli`)."""
+    from ..io.build import build_from_files
+    from ..io.datasets import write_dataset
+    from ..io.locks import output_lock
+
+    if not args.spectra and not args.catalog:
+        raise DataError("give --spectra and/or --catalog")
+    check_distinct_files(args.catalog, "--catalog")
+    check_output(args.out, [*(args.spectra or []), *args.catalog])
+    specs = _catalog_specs(args)
+    with output_lock(args.out):
+        result = build_from_files(
+            args.spectra, specs, normalize=args.normalize,
+            continuum=args.continuum, grid=args.grid, resample=args.resample, row=args.row,
+            keep_unmatched=args.keep_unmatched, drop_empty=args.drop_empty,
+            on_duplicate=args.on_duplicate)
+        write_dataset(args.out, result.dataset)
+    for line in result.report:
+        log.info(line)
+    log.info(f"wrote {args.out}: {result.dataset.n} objects, outputs "
+             f"{list(result.dataset.outputs)}")
+    return 0
