@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LabelInfo", "label_info", "label_unit", "axis_label", "delta_label",
+__all__ = ["LabelInfo", "label_info", "label_unit", "axis_label", "delta_label", "format_value",
            "find_label", "LABEL_ALIASES"]
 
 
@@ -89,6 +89,17 @@ def label_info(name: str) -> LabelInfo:
 def label_unit(name: str) -> str:
     """The unit of label ``name`` as astropy spells it ("" when unknown)."""
     return label_info(name).unit
+
+
+def format_value(name: str, value: float) -> str:
+    """``value`` of label ``name`` printed to a sensible precision with its unit:
+    whole kelvin, two decimals in dex."""
+    info = label_info(name)
+    if info.unit == "K":
+        return f"{value:.0f} K"
+    if info.unit == "dex":
+        return f"{value:.2f}"
+    return f"{value:.3g} {_unit_text(info.unit)}".rstrip()
 
 
 def _unit_text(unit: str) -> str:

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="objects (a random subset) given realisations (default: %(default)s)")
     p.add_argument("--spectra", type=int, default=4, metavar="N",
                    help="objects in the spectra figure (default: %(default)s)")
-    p.add_argument("--wave-range", nargs="+", default=None, metavar="Å",
+    p.add_argument("--wave-range", nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="MIN MAX of the zoomed spectra and derivative figures, in Å "
                         "(default: 15700 15850 when on the grid; no zoom without "
                         "wavelengths)")

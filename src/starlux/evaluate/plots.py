@@ -30,7 +30,7 @@ from ..labels import axis_label, delta_label, label_info  # noqa: E402
 
 __all__ = ["one_to_one", "one_to_one_all", "savefig_atomic", "cv_heatmap", "residuals_vs_snr",
            "label_diagram", "chi2_hist", "precision_vs_snr", "latent_map",
-           "calibration_plot", "binned_quantiles", "panel_grid", "log_axis"]
+           "calibration_plot", "binned_quantiles", "panel_grid", "log_axis", "snr_axis"]
 
 DPI = 110
 
@@ -61,6 +61,16 @@ def log_axis(axis) -> None:
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def snr_axis(ax, snr: np.ndarray) -> None:
+    """A log SNR axis when the SNR spans more than a factor 5, else a linear one."""
+    s = np.asarray(snr, float)
+    s = s[np.isfinite(s) & (s > 0)]
+    if s.size and s.max() / s.min() > 5:
+        ax.set_xscale("log")
+        log_axis(ax.xaxis)
+    ax.set_xlabel("SNR")
 
 
 def panel_grid(n: int, size: tuple[float, float] = (3.4, 2.9), max_cols: int = 5,
@@ -288,9 +298,7 @@ def residuals_vs_snr(pred: np.ndarray, reference: np.ndarray, names: Sequence[st
                 ax.plot(ce, emed, "k--", lw=1)
                 ax.plot(ce, -emed, "k--", lw=1)
         ax.axhline(0, color="k", lw=0.6)
-        ax.set_xscale("log")
-        log_axis(ax.xaxis)
-        ax.set_xlabel("SNR")
+        snr_axis(ax, snr[m])
         ax.set_ylabel(delta_label(name))
     expected = ("±1σ expected: predicted error ⊕ catalogue error" if reference_err is not None
                 else "±1σ expected: predicted error")
@@ -340,8 +348,7 @@ def calibration_plot(resid: np.ndarray, sigma: np.ndarray, snr: np.ndarray | Non
             err = std / np.sqrt(2 * np.maximum(cnt - 1, 1))
             a2.errorbar(centres, std, yerr=err, fmt="o-", color="C0", ms=4, lw=1,
                         capsize=2, label="std in SNR bins (equal counts)")
-            a2.set_xscale("log")
-            log_axis(a2.xaxis)
+            snr_axis(a2, s[ok])
     a2.axhline(1.0, color="k", ls="--", lw=1, label="honest errors")
     a2.set_xlabel("SNR")
     a2.set_ylabel("std(Δ / σ)")
@@ -447,10 +454,9 @@ def precision_vs_snr(snr: np.ndarray, analytic: np.ndarray, realised: np.ndarray
             if c.size:
                 ax.plot(c, med, "-", color=color, lw=1.5)
                 ax.fill_between(c, p16, p84, color=color, alpha=0.2, lw=0)
-        ax.set_xscale("log")
         ax.set_yscale("log")
-        log_axis(ax.xaxis)
-        ax.set_xlabel("SNR")
+        log_axis(ax.yaxis)
+        snr_axis(ax, snr)
         unit = _unit(name)
         ax.set_ylabel(f"σ {label_info(name).tex}" + (f" ({unit})" if unit else ""))
     handles = [Line2D([], [], color=c, lw=1.5, label=lab) for _, c, lab in cases]

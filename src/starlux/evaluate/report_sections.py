@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..data import Dataset, Output
-from ..labels import find_label, label_info
+from ..labels import find_label, format_value, label_info
 from ..model import LuxModel
 from ..prediction import Prediction
 from . import plots, spectrum_plots
@@ -368,7 +368,7 @@ def spectra_section(ctx: ReportContext, rep: Report) -> None:
         return
     ids = ctx.dataset.ids if ctx.dataset.ids is not None else np.arange(ctx.dataset.n)
     names = list(pred)[:4]
-    titles = [f"{ids[i]}: " + ", ".join(f"{label_info(n).tex} = {pred[n][i]:.3g}"
+    titles = [f"{ids[i]}: " + ", ".join(f"{label_info(n).tex} = {format_value(n, pred[n][i])}"
                                         for n in names)
               + f";  reduced χ² from the spectrum {ctx.pred.chi2[ctx.flux_output][i]:.2f}"
               for i in ctx.picked]
@@ -525,8 +525,8 @@ def latents_section(ctx: ReportContext, rep: Report) -> None:
             continue
         xy = latent_embedding(z, method, seed=seed)
         if xy is None:
-            rep.skipped.append(("t-SNE latent map", "scikit-learn is not installed "
-                                "(pip install scikit-learn, or starlux's 'extras')"))
+            rep.skipped.append(("t-SNE latent map", "scikit-learn, a starlux dependency, "
+                                "is not installed (pip install scikit-learn)"))
             continue
         path = ctx.out / f"latents_{method}.png"
         plots.latent_map(xy, colors, path, title=f"{label} of the latents inferred from "
