@@ -158,7 +158,7 @@ def one_to_one(pred: np.ndarray, reference: np.ndarray, name: str, path: str | P
         fig.colorbar(sc, ax=[ax, axr], label=color_label)
     axr.scatter(reference[m], r, s=4, alpha=0.6, lw=0, color="C0")
     axr.axhline(0, color="k", lw=0.8)
-    axr.set_xlabel(axis_label(name, reference_name))
+    axr.set_xlabel(axis_label(name, {"truth": "true"}.get(reference_name, reference_name)))
     axr.set_ylabel(delta_label(name))
     savefig_atomic(fig, path)
 

@@ -102,16 +102,18 @@ class ReportContext:
                 out.setdefault(n, self.pred[k].values[:, j])
         return out
 
-    def catalogue(self) -> dict[str, np.ndarray]:
-        """Label name -> (N,) catalogue values (NaN where missing)."""
+    def compared(self) -> tuple[dict[str, np.ndarray], str]:
+        """Label name -> (N,) reference values (the truth when known, else the
+        catalogue, NaN where missing), and what they are."""
         out: dict[str, np.ndarray] = {}
+        what = []
         for k in self.label_outputs:
-            if k not in self.dataset:
+            if k not in self.reference:
                 continue
-            o = self.dataset[k].select(self.model.specs[k].names)
-            for j, n in enumerate(o.names):
-                out.setdefault(n, np.where(o.missing[:, j], np.nan, o.values[:, j]))
-        return out
+            what.append(self.reference_name[k])
+            for j, n in enumerate(self.model.specs[k].names):
+                out.setdefault(n, self.reference[k][:, j])
+        return out, (what[0] if len(set(what)) == 1 else "reference")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -271,7 +273,7 @@ def labels_section(ctx: ReportContext, rep: Report) -> None:
                     "red: running median and 16–84 % band; dashed: the expected ±1σ, "
                     + ("the predicted error and the catalogue error in quadrature."
                        if ref_err is not None else "the predicted error."),
-                    wide=len(names) > 3)
+                    wide=len(names) >= 3)
         else:
             rep.skipped.append(("residuals vs SNR", "no SNR could be estimated"))
 
@@ -302,30 +304,31 @@ def calibration_section(ctx: ReportContext, rep: Report) -> None:
 def diagrams_section(ctx: ReportContext, rep: Report) -> None:
     """Kiel and Tinsley-Wallerstein diagrams, predicted and catalogue side by side."""
     sec = "Kiel and Tinsley–Wallerstein diagrams (Fig. 8)"
-    pred, cat = ctx.predicted(), ctx.catalogue()
+    pred, (cat, what) = ctx.predicted(), ctx.compared()
     names = list(pred)
     teff, logg = find_label(names, "teff"), find_label(names, "logg")
     feh, mgfe = find_label(names, "feh"), find_label(names, "mgfe")
     if not cat:
-        rep.skipped.append(("Kiel / Tinsley-Wallerstein diagrams", "no catalogue labels"))
+        rep.skipped.append(("Kiel / Tinsley-Wallerstein diagrams", "no reference labels"))
         return
     full = {n: cat.get(n, np.full(ctx.dataset.n, np.nan)) for n in names}
     if teff and logg:
         path = ctx.out / "kiel.png"
         plots.label_diagram(pred, full, teff, logg, path, color=feh, invert=True,
-                            suptitle="Kiel diagram")
+                            titles=("starlux, from spectra", what), suptitle="Kiel diagram")
         rep.add(path, sec, "log g against T_eff" + (f", coloured by {label_info(feh).text}"
                                                      if feh else "")
-                + ": labels predicted from spectra (left) and catalogue labels (right).")
+                + f": labels predicted from spectra (left) and the {what} (right).")
     else:
         rep.skipped.append(("Kiel diagram", "no Teff / logg labels"))
     if feh and mgfe:
         path = ctx.out / "tinsley_wallerstein.png"
         plots.label_diagram(pred, full, feh, mgfe, path, color=teff,
+                            titles=("starlux, from spectra", what),
                             suptitle="Tinsley–Wallerstein diagram")
         rep.add(path, sec, f"{label_info(mgfe).text} against {label_info(feh).text}"
                 + (", coloured by T_eff" if teff else "")
-                + ": predicted (left) and catalogue (right).")
+                + f": predicted (left) and the {what} (right).")
     else:
         rep.skipped.append(("Tinsley-Wallerstein diagram",
                             "no [Fe/H] and [Mg/Fe]-like labels"))
@@ -504,7 +507,7 @@ def precision_section(ctx: ReportContext, rep: Report) -> None:
                 f"{k}: blue, the std of the labels predicted from {n_real} noisy copies of "
                 f"each spectrum (noise drawn from the flux errors) for {sub.size} objects; "
                 "red, the analytic (Fisher) error; median and 16–84 % band in SNR bins. The "
-                "model-error term is in neither.", wide=len(names) > 3)
+                "model-error term is in neither.", wide=len(names) >= 3)
 
 
 def latents_section(ctx: ReportContext, rep: Report) -> None:
@@ -535,7 +538,7 @@ def latents_section(ctx: ReportContext, rep: Report) -> None:
         rep.add(path, "Latent space (Fig. 19)",
                 f"{label} of the centred latents z inferred from the spectra, one panel "
                 "per label, coloured by the label predicted from the spectra.",
-                wide=len(colors) > 3)
+                wide=len(colors) >= 3)
 
 
 Section = Callable[[ReportContext, Report], None]
