@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from ..conftest import SHARED_DATA as SHARED
-from ..conftest import shared_data_reason
+from tests.conftest import SHARED_DATA as SHARED
+from tests.conftest import shared_data_reason
 
 
 def shared(*parts: str) -> Path:

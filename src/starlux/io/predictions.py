@@ -60,22 +60,32 @@ def prediction_table(pred: Prediction, model: str | None = None):
     return pred.to_table(model=model)
 
 
-def write_table(table, path: str | os.PathLike) -> None:
-    """Atomically write a label table; the format follows the extension.
+def write_table(table, path: str | os.PathLike, fmt: str | None = None,
+                atomic: bool = True) -> None:
+    """Write a label table (atomically unless ``atomic=False``, for a caller that
+    writes into its own temporary file); the format (an astropy format name) follows
+    the extension unless ``fmt`` is given.
 
     FITS gets ``EXTNAME``, a ``TUNITn`` card for every column with a unit (``dex``
     too, which astropy's FITS writer would drop) and the metadata as header cards.
     """
     path = Path(path)
-    fmt = TABLE_FORMATS.get(path.suffix.lower())
+    fmt = fmt or TABLE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise FileFormatError(f"{path}: unknown table format {path.suffix!r} "
                               f"(use {', '.join(TABLE_FORMATS)})")
+    if not atomic:
+        _write_table(table, path, fmt)
+        return
     with atomic_path(path) as tmp:
-        if fmt == "fits":
-            _write_fits(table, tmp)
-        else:
-            table.write(tmp, format=fmt, overwrite=True)
+        _write_table(table, tmp, fmt)
+
+
+def _write_table(table, path: Path, fmt: str) -> None:
+    if fmt == "fits":
+        _write_fits(table, path)
+    else:
+        table.write(path, format=fmt, overwrite=True)
 
 
 def _write_fits(table, path: Path) -> None:
