@@ -330,7 +330,7 @@ def calibration_plot(resid: np.ndarray, sigma: np.ndarray, snr: np.ndarray | Non
         for kk in (1, 2):
             a1.plot(kk, np.mean(np.abs(zs) < kk), "o", color="C0", ms=4)
             a1.annotate(f"{np.mean(np.abs(zs) < kk):.2f}", (kk, np.mean(np.abs(zs) < kk)),
-                        textcoords="offset points", xytext=(4, -10), fontsize=7)
+                        textcoords="offset points", xytext=(8, -14), fontsize=7)
     a1.set_xlabel(r"$k$ (residual in units of σ)")
     a1.set_ylabel(r"fraction with |Δ| < $k$σ")
     a1.set_xlim(0, 3.5)

@@ -29,13 +29,15 @@ __all__ = ["Report", "Figure", "ReportContext", "SECTIONS", "estimate_snr",
 
 @dataclass
 class Figure:
-    """One figure of the page: its file, section title, caption, and whether it
-    spans the page's full width (wide spectra) instead of one grid cell."""
+    """One figure of the page: its file, section title, caption, and how much of the
+    grid it takes: one cell, two (``double``: side-by-side panels) or the page's full
+    width (``wide``: spectra, many panels)."""
 
     path: Path
     section: str
     caption: str
     wide: bool = False
+    double: bool = False
 
 
 @dataclass
@@ -54,8 +56,9 @@ class Report:
     def files(self) -> list[Path]:
         return [f.path for f in self.figures]
 
-    def add(self, path: Path, section: str, caption: str, wide: bool = False) -> None:
-        self.figures.append(Figure(Path(path), section, caption, wide))
+    def add(self, path: Path, section: str, caption: str, wide: bool = False,
+            double: bool = False) -> None:
+        self.figures.append(Figure(Path(path), section, caption, wide, double))
 
 
 @dataclass
@@ -269,7 +272,8 @@ def labels_section(ctx: ReportContext, rep: Report) -> None:
             plots.residuals_vs_snr(p.values, ref, names, ctx.snr, path, pred_err=p.errors,
                                    reference_err=ref_err, reference_name=what)
             rep.add(path, "Residuals vs SNR",
-                    f"{k}: residual (predicted − {what}) against SNR ({ctx.snr_source}); "
+                    f"{k + ': ' if ctx.multi else ''}Residual (predicted − {what}) against "
+                    f"SNR ({ctx.snr_source}); "
                     "red: running median and 16–84 % band; dashed: the expected ±1σ, "
                     + ("the predicted error and the catalogue error in quadrature."
                        if ref_err is not None else "the predicted error."),
@@ -298,7 +302,7 @@ def calibration_section(ctx: ReportContext, rep: Report) -> None:
             rep.add(path, sec, f"{label_info(name).text} against the {what}: the fraction "
                     "of objects within k·σ against k (dashed: a Gaussian, what honest errors "
                     "give: 0.68 at 1σ, 0.95 at 2σ), and the std of Δ/σ in SNR bins "
-                    f"(1 for honest errors); σ = {sig_text}.")
+                    f"(1 for honest errors); σ = {sig_text}.", double=True)
 
 
 def diagrams_section(ctx: ReportContext, rep: Report) -> None:
@@ -318,7 +322,8 @@ def diagrams_section(ctx: ReportContext, rep: Report) -> None:
                             titles=("starlux, from spectra", what), suptitle="Kiel diagram")
         rep.add(path, sec, "log g against T_eff" + (f", coloured by {label_info(feh).text}"
                                                      if feh else "")
-                + f": labels predicted from spectra (left) and the {what} (right).")
+                + f": labels predicted from spectra (left) and the {what} (right).",
+                double=True)
     else:
         rep.skipped.append(("Kiel diagram", "no Teff / logg labels"))
     if feh and mgfe:
@@ -328,7 +333,7 @@ def diagrams_section(ctx: ReportContext, rep: Report) -> None:
                             suptitle="Tinsley–Wallerstein diagram")
         rep.add(path, sec, f"{label_info(mgfe).text} against {label_info(feh).text}"
                 + (", coloured by T_eff" if teff else "")
-                + f": predicted (left) and the {what} (right).")
+                + f": predicted (left) and the {what} (right).", double=True)
     else:
         rep.skipped.append(("Tinsley-Wallerstein diagram",
                             "no [Fe/H] and [Mg/Fe]-like labels"))
@@ -504,7 +509,8 @@ def precision_section(ctx: ReportContext, rep: Report) -> None:
         plots.precision_vs_snr(ctx.snr[sub], ctx.pred[k].fisher_errors[sub],
                                real.std(axis=0, ddof=1), names, path, n_real)
         rep.add(path, "Label precision vs SNR (Fig. 10)",
-                f"{k}: blue, the std of the labels predicted from {n_real} noisy copies of "
+                f"{k + ': ' if ctx.multi else ''}Blue, the std of the labels predicted "
+                f"from {n_real} noisy copies of "
                 f"each spectrum (noise drawn from the flux errors) for {sub.size} objects; "
                 "red, the analytic (Fisher) error; median and 16–84 % band in SNR bins. The "
                 "model-error term is in neither.", wide=len(names) >= 3)
