@@ -98,7 +98,7 @@ def format_value(name: str, value: float) -> str:
     if info.unit == "K":
         return f"{value:.0f} K"
     if info.unit == "dex":
-        return f"{value:.2f}"
+        return f"{round(value, 2) + 0.0:.2f}"  # + 0.0: never "-0.00"
     return f"{value:.3g} {_unit_text(info.unit)}".rstrip()
 
 

@@ -56,9 +56,14 @@ def _fmt(v: float, name: str) -> str:
 
 
 def log_axis(axis) -> None:
-    """Log-scale tick labels that never overlap: 1-2-5 major ticks written as plain
-    numbers, no minor labels."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    """Log-scale tick labels that never overlap and are never empty: plain numbers on
+    1-2-5 ticks, or denser ones (1-2-3-5, 1-2-3-4-6-8) when the axis spans less than a
+    decade or two; no minor labels. Call it after plotting (it reads the limits)."""
+    lo, hi = sorted(abs(v) for v in axis.get_view_interval())
+    span = np.log10(hi / lo) if lo > 0 and hi > 0 else 3.0
+    subs = ((1.0, 2.0, 3.0, 4.0, 6.0, 8.0) if span < 0.6 else (1.0, 2.0, 3.0, 5.0)
+            if span < 1.3 else (1.0, 2.0, 5.0) if span < 3 else (1.0,))
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=15))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 

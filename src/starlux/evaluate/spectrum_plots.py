@@ -81,7 +81,8 @@ def spectra_comparison(wavelength: np.ndarray | None, data: np.ndarray, missing:
         axr.set_ylabel("data − model")
         ax.set_title(titles[i], fontsize=8, loc="left")
         if i == 0:
-            ax.legend(fontsize=7, ncol=3, loc="lower right")
+            fig.legend(*ax.get_legend_handles_labels(), fontsize=8, ncol=3,
+                       loc="outside upper right", frameon=False)
     axes[-1].set_xlabel(xlabel)
     savefig_atomic(fig, path)
 
