@@ -18,9 +18,9 @@ import _common  # noqa: F401  (sys.path set-up)
 import numpy as np
 from _common import machine, table
 
+from starlux.datasets import make_emulated_apogee
 from starlux.infer import BlockPredictor, concat_predictions
 from starlux.model import Lux
-from starlux.samples import make_emulated_apogee
 
 
 def run(model, test, precision: str, refine: bool = True):

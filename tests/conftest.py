@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,19 @@ import pytest
 
 from starlux import Dataset
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get(
+    "STARLUX_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+"""The project's larger real-data files (APOGEE DR17 spectra, catalogues, ASPCAP windows,
+emulators), kept beside the repository, not in it. ``STARLUX_SHARED_DATA`` points
+elsewhere."""
+
+
+def shared_data_reason(path: Path | str) -> str:
+    """Why a test skips without the shared data, and how to get it."""
+    return (f"needs {path}: real survey files not shipped with starlux. Put the project's "
+            f"shared data folder at {SHARED_DATA} (each sub-folder's PROVENANCE.md names "
+            "its public source: SDSS DR17, GALAH DR3, astroNN, AnniesLasso) or set "
+            "STARLUX_SHARED_DATA to where it is")
 
 
 @pytest.fixture(autouse=True, scope="session")

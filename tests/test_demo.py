@@ -1,30 +1,43 @@
-"""The demo runs end to end on the embedded real data and writes its report."""
+"""The demo runs end to end on the embedded real data and writes what the next
+commands need."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from starlux.demo import run_demo
-from starlux.samples import load_apogee_671, make_emulated_apogee
+from starlux.cli import main
+from starlux.demo import next_commands, run_demo
+from starlux.io.datasets import read_dataset
 
 
-def test_embedded_data_load():
-    ds = load_apogee_671()
-    assert ds.n == 671 and ds["flux"].dim == 100
-    assert ds["label"].names == ("TEFF", "LOGG", "PARAM_M_H")
-    emu = make_emulated_apogee(5, seed=1)
-    assert emu["flux"].dim == 7214 and emu.extras["label_true"].shape == (5, 5)
-
-
-def test_demo_real_writes_report(tmp_path, capsys):
+def test_demo_on_real_data_writes_datasets_model_and_tables(tmp_path, capsys):
     rows = run_demo(tmp_path / "demo", data="real", progress=False)
     out = capsys.readouterr().out
     assert "RMSE" in out and "TEFF" in out
+    assert "starlux report" in out and "starlux cv" in out  # the next commands
     files = {p.name for p in (tmp_path / "demo").iterdir()}
-    assert {"metrics.csv", "model.h5", "predictions.csv", "one_to_one_TEFF.png",
-            "one_to_one_LOGG.png", "one_to_one_PARAM_M_H.png"} <= files
+    assert {"train.h5", "test.h5", "model.h5", "metrics.csv", "predictions.csv",
+            "predictions.fits", "one_to_one_TEFF.png", "one_to_one_LOGG.png",
+            "one_to_one_PARAM_M_H.png"} <= files
+    train, test = read_dataset(tmp_path / "demo" / "train.h5"), read_dataset(
+        tmp_path / "demo" / "test.h5")
+    assert train.n + test.n == 671
     teff = next(r for r in rows if r["label"] == "TEFF")
-    # better than the P = M + 1 figure quoted for this set (199 K), errors honest
-    assert teff["rmse"] < 199.0
-    assert all(0.7 < r["z_std"] < 1.3 for r in rows)
-    assert np.isfinite([r["bias"] for r in rows]).all()
+    assert teff["rmse"] < 250.0  # K; the catalogue's own scatter is ~50 K
+    assert all(np.isfinite(r["z_std"]) and r["reference"].startswith("catalogue")
+               for r in rows)
+
+
+def test_next_commands_name_the_files_the_demo_wrote(tmp_path):
+    cmds = next_commands(tmp_path)
+    assert cmds[0].startswith("starlux report ") and "model.h5" in cmds[0]
+    assert "test.h5" in cmds[0] and cmds[1].startswith("starlux cv ")
+
+
+def test_demo_help_shows_defaults(capsys):
+    try:
+        main(["demo", "--help"])
+    except SystemExit:
+        pass
+    text = capsys.readouterr().out
+    assert "starlux-demo" in text and "(default: real)" in text

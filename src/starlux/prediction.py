@@ -3,10 +3,15 @@
 :class:`OutputPrediction` holds one output's values and its three error parts;
 :class:`Prediction` holds every predicted output of N objects with their latents and
 the per-input chi^2; :func:`concat_predictions` joins consecutive blocks.
+
+``Prediction.to_table()`` gives an astropy Table with units, the error parts and
+metadata (one row per object), ``to_pandas()`` the same as a DataFrame; in Jupyter a
+prediction shows as a short summary and the first rows of that table.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +21,12 @@ import numpy as np
 __all__ = ["OutputPrediction", "Prediction", "concat_predictions"]
 
 
-@dataclass
+def _names_text(names: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+@dataclass(repr=False)
 class OutputPrediction:
     """Predicted values of one output for N objects, in natural units.
 
@@ -44,8 +54,14 @@ class OutputPrediction:
         mv = 0.0 if self.map_errors is None else self.map_errors**2
         return self.fisher_errors**2 + mv
 
+    def __repr__(self) -> str:
+        n, d = np.shape(self.values)
+        kind = "spectrum" if self.cov is None else "labels"
+        return (f"OutputPrediction({kind}, N={n}, D={d}: {_names_text(self.names)}; "
+                f"values, errors, fisher_errors, map_errors, model_error)")
 
-@dataclass
+
+@dataclass(repr=False)
 class Prediction:
     """Result of :func:`predict`.
 
@@ -73,6 +89,74 @@ class Prediction:
 
     def __getitem__(self, name: str) -> OutputPrediction:
         return self.outputs[name]
+
+    @property
+    def n(self) -> int:
+        """Number of objects."""
+        return int(np.shape(self.z)[0])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        outs = ", ".join(f"{k} ({np.shape(o.values)[1]})" for k, o in self.outputs.items())
+        return (f"<Prediction: {self.n} objects, from {', '.join(self.inputs)}; "
+                f"outputs {outs}; P = {np.shape(self.z)[1]} latents>")
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of a prediction file (layout in :mod:`starlux.io.predictions`)."""
+        out: dict[str, np.ndarray] = {}
+        for name, o in self.outputs.items():
+            out[name] = o.values
+            out[f"{name}_err"] = o.errors
+            out[f"{name}_fisher_err"] = o.fisher_errors
+            out[f"{name}_model_err"] = np.asarray(o.model_error)
+            if o.map_errors is not None:
+                out[f"{name}_map_err"] = o.map_errors
+            if o.cov is not None:
+                out[f"{name}_cov"] = o.cov
+            out[f"{name}_names"] = np.array(o.names)
+        out["z"] = self.z
+        for k, c in self.chi2.items():
+            out[f"chi2_{k}"] = c
+        if self.ids is not None:
+            out["id"] = np.asarray(self.ids)
+        return out
+
+    def to_table(self, model: str | None = None, meta: dict[str, Any] | None = None):
+        """An astropy ``Table``, one row per object, of every label output.
+
+        Columns: ``id``; per label ``NAME`` and ``NAME_ERR`` with the label's unit (K,
+        dex, km / s) and the three error parts ``NAME_FISHER_ERR``, ``NAME_MAP_ERR``,
+        ``NAME_MODEL_ERR``; ``chi2_<input>``. ``Table.meta`` holds the starlux
+        version, the inputs and ``model`` (the model file, when given).
+        Spectra are not tabulated (use :meth:`to_arrays`).
+        """
+        from .tables import label_table, table_meta
+
+        labels = [k for k, o in self.outputs.items() if o.cov is not None]
+        arrays = {k: v for k, v in self.to_arrays().items() if not k.endswith("_cov")}
+        return label_table(arrays, outputs=labels,
+                           meta=table_meta(self.inputs, model=model, extra=meta))
+
+    def to_pandas(self, model: str | None = None):
+        """:meth:`to_table` as a pandas ``DataFrame`` (needs pandas installed); the
+        units and metadata are in ``DataFrame.attrs``."""
+        t = self.to_table(model=model)
+        df = t.to_pandas()
+        df.attrs.update({k: v for k, v in t.meta.items() if k != "comments"})
+        df.attrs["units"] = {c: str(t[c].unit) for c in t.colnames if t[c].unit is not None}
+        return df
+
+    def _repr_html_(self, max_rows: int = 5) -> str:
+        head = f"<p>{html.escape(repr(self))}</p>"
+        t = self.to_table()
+        if not len(t.colnames):
+            return head
+        shown = t[:max_rows]
+        more = (f"<p>first {max_rows} of {len(t)} rows; <code>.to_table()</code> has "
+                "them all</p>") if len(t) > max_rows else ""
+        return head + shown._repr_html_() + more
 
 
 def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = None,

@@ -8,7 +8,7 @@ import pytest
 from starlux.data import DataError
 from starlux.masking import label_element, label_masks, read_aspcap_windows
 
-from ..conftest import SHARED_DATA
+from ..conftest import SHARED_DATA, shared_data_reason
 from .helpers import write_windows
 
 DR17 = SHARED_DATA / "apogee-masks-windows" / "aspcap_dr17_windows"
@@ -42,7 +42,7 @@ def test_windows_on_another_grid(tmp_path):
         read_aspcap_windows(tmp_path)  # no wave.dat
 
 
-@pytest.mark.skipif(not DR17.is_dir(), reason="shared ASPCAP windows not available")
+@pytest.mark.skipif(not DR17.is_dir(), reason=shared_data_reason(DR17))
 def test_read_real_dr17_windows():
     w = read_aspcap_windows(DR17, elements=["Mg", "Fe", "Al"])
     assert w.wavelength.shape == (7514,)

@@ -21,7 +21,7 @@ from starlux.model import Lux
 from .helpers import make_latent, write_windows
 
 
-def test_find_label_and_snr():
+def test_labels_are_found_by_alias_and_snr_is_estimated():
     assert find_label(["teff", "logg", "m_h"], "feh") == "m_h"
     assert find_label(["PARAM_M_H", "FE_H"], "feh") == "FE_H"
     assert find_label(["TEFF"], "mgfe") is None
@@ -89,7 +89,7 @@ def test_report_skips_diagrams_without_known_labels(tmp_path, trained):
     assert (tmp_path / "one_to_one_A.png").exists() and (tmp_path / "index.html").exists()
 
 
-def test_tsne_embedding():
+def test_tsne_and_pca_embed_the_latents_in_two_dimensions():
     pytest.importorskip("sklearn")
     z = np.random.default_rng(0).normal(size=(40, 5))
     z[:, 0] = 1.0  # the constant latent is dropped

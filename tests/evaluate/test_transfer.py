@@ -12,7 +12,7 @@ from starlux.evaluate.transfer import (
 )
 from starlux.model import Lux
 
-from ..conftest import SHARED_DATA
+from ..conftest import SHARED_DATA, shared_data_reason
 
 CATS = SHARED_DATA / "apogee-label-catalogs"
 
@@ -45,7 +45,7 @@ def test_synthetic_cross_survey_transfer():
     assert {r["label"]: r["rmse_over_pop"] for r in from_apogee}["FE_H"] < 0.5
 
 
-@pytest.mark.skipif(not CATS.is_dir(), reason="shared label catalogues not available")
+@pytest.mark.skipif(not CATS.is_dir(), reason=shared_data_reason(CATS))
 def test_real_apogee_galah_tables_smoke():
     """The real DR17 x GALAH DR3 tables overlap in 12 stars only: this trains and
     predicts end to end but cannot validate accuracy."""

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.conftest import SHARED_DATA as SHARED
+from tests.conftest import shared_data_reason
 
 
 def shared(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test when it is not there."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"shared data not available: {p}")
+        pytest.skip(shared_data_reason(p))
     return p
 
 

@@ -192,6 +192,7 @@ def _run_task(dataset: Dataset, folds: list[np.ndarray], config: Lux,
     row["chi2_labels"] = from_labels["chi2"]
     row["chi2_sum"] = from_flux["chi2"] + from_labels["chi2"]
     row["label_chi2"] = sum(from_flux["terms"][k] for k in labels)
+    row["n_label_entries"] = sum(from_flux["n"].get(k, 0) for k in labels)
     for k in model.specs:
         row[f"chi2_flux[{k}]"] = from_flux["terms"].get(k, 0.0)
         row[f"chi2_labels[{k}]"] = from_labels["terms"].get(k, 0.0)
@@ -435,19 +436,18 @@ def choose_best(summary: list[dict[str, Any]], rows: list[dict[str, Any]], selec
 
 
 def _csv(rows: list[dict[str, Any]], path: Path) -> None:
+    import csv
+
     from ..io.datasets import atomic_path
 
     cols: list[str] = []
     for r in rows:
         cols += [c for c in r if c not in cols]
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write(",".join(cols) + "\n")
-        for r in rows:
-            cells = []
-            for c in cols:
-                v = r.get(c, "")
-                cells.append(f"{v:.10g}" if isinstance(v, float) else str(v))
-            fh.write(",".join(cells) + "\n")
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, restval="")
+        w.writeheader()
+        w.writerows({c: f"{v:.10g}" if isinstance(v, float) else v for c, v in r.items()}
+                    for r in rows)
 
 
 def _json_safe(obj: Any) -> Any:

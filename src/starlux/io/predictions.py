@@ -16,74 +16,104 @@ Array layout (``.npz``, ``.h5``):
 ====================  ========  ===============================================
 
 Further predicted outputs use their own name in place of ``label`` (a predicted
-spectrum ``flux`` gives ``flux`` and ``flux_err``). The table formats hold one row per
-object: ``id``, then ``NAME`` and ``NAME_ERR`` per label, then ``chi2_<input>``.
+spectrum ``flux`` gives ``flux`` and ``flux_err``).
+
+The table formats (``.fits``, ``.ecsv``, ``.csv``) hold one row per object, built by
+:func:`starlux.tables.label_table`: ``id``, then per label ``NAME``, ``NAME_ERR`` and
+the three error parts, then ``chi2_<input>``. FITS files carry the units (``TUNITn``),
+``EXTNAME = 'LABELS'`` and the metadata (starlux version, inputs, model file) as
+header cards; ECSV keeps units, descriptions and metadata in its header; CSV is plain
+comma-separated values (written by astropy, quoted where needed).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..prediction import Prediction
 from .datasets import FileFormatError, atomic_path, write_arrays
 
-__all__ = ["prediction_arrays", "write_prediction", "prediction_table"]
+__all__ = ["prediction_arrays", "write_prediction", "prediction_table", "write_table",
+           "TABLE_FORMATS", "EXTNAME"]
+
+TABLE_FORMATS = {".fits": "fits", ".fit": "fits", ".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}
+"""Suffix -> astropy format of the label-table files."""
+
+EXTNAME = "LABELS"
+"""Name of the FITS extension holding the label table."""
 
 
 def prediction_arrays(pred: Prediction) -> dict[str, np.ndarray]:
     """The arrays written for a prediction (layout in the module docstring)."""
-    out: dict[str, np.ndarray] = {}
-    for name, o in pred.outputs.items():
-        out[name] = o.values
-        out[f"{name}_err"] = o.errors
-        out[f"{name}_fisher_err"] = o.fisher_errors
-        out[f"{name}_model_err"] = np.asarray(o.model_error)
-        if o.map_errors is not None:
-            out[f"{name}_map_err"] = o.map_errors
-        if o.cov is not None:
-            out[f"{name}_cov"] = o.cov
-        out[f"{name}_names"] = np.array(o.names)
-    out["z"] = pred.z
-    for k, c in pred.chi2.items():
-        out[f"chi2_{k}"] = c
-    if pred.ids is not None:
-        out["id"] = np.asarray(pred.ids)
-    return out
+    return pred.to_arrays()
 
 
-def prediction_table(pred: Prediction):
-    """An astropy Table with one row per object (label outputs only)."""
-    from astropy.table import Table
-
-    t = Table()
-    if pred.ids is not None:
-        t["id"] = np.asarray(pred.ids)
-    for name, o in pred.outputs.items():
-        if o.cov is None:  # spectra don't go in a label table
-            continue
-        prefix = "" if name == "label" else f"{name}_"
-        for j, col in enumerate(o.names):
-            t[f"{prefix}{col}"] = o.values[:, j]
-            t[f"{prefix}{col}_ERR"] = o.errors[:, j]
-    for k, c in pred.chi2.items():
-        t[f"chi2_{k}"] = c
-    return t
+def prediction_table(pred: Prediction, model: str | None = None):
+    """An astropy Table with one row per object (label outputs only), with units and
+    metadata: :meth:`Prediction.to_table`."""
+    return pred.to_table(model=model)
 
 
-def write_prediction(path: str | os.PathLike, pred: Prediction) -> None:
-    """Atomically write a prediction; the format follows the extension."""
+def write_table(table, path: str | os.PathLike, fmt: str | None = None,
+                atomic: bool = True) -> None:
+    """Write a label table (atomically unless ``atomic=False``, for a caller that
+    writes into its own temporary file); the format (an astropy format name) follows
+    the extension unless ``fmt`` is given.
+
+    FITS gets ``EXTNAME``, a ``TUNITn`` card for every column with a unit (``dex``
+    too, which astropy's FITS writer would drop) and the metadata as header cards.
+    """
+    path = Path(path)
+    fmt = fmt or TABLE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise FileFormatError(f"{path}: unknown table format {path.suffix!r} "
+                              f"(use {', '.join(TABLE_FORMATS)})")
+    if not atomic:
+        _write_table(table, path, fmt)
+        return
+    with atomic_path(path) as tmp:
+        _write_table(table, tmp, fmt)
+
+
+def _write_table(table, path: Path, fmt: str) -> None:
+    if fmt == "fits":
+        _write_fits(table, path)
+    else:
+        table.write(path, format=fmt, overwrite=True)
+
+
+def _write_fits(table, path: Path) -> None:
+    from astropy.io import fits
+
+    units = {c: str(table[c].unit) for c in table.colnames if table[c].unit is not None}
+    with warnings.catch_warnings():  # "dex is not a FITS unit": written by hand below
+        warnings.simplefilter("ignore")
+        hdu = fits.table_to_hdu(table)
+    for col in hdu.columns:
+        if col.name in units:
+            col.unit = units[col.name]
+    hdu.header["EXTNAME"] = EXTNAME
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+
+
+def write_prediction(path: str | os.PathLike, pred: Prediction, model: str | None = None,
+                     meta: Mapping[str, Any] | None = None) -> None:
+    """Atomically write a prediction; the format follows the extension.
+
+    ``model`` (the model file) and ``meta`` go in the table formats' metadata.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".npz", ".h5", ".hdf5"):
-        write_arrays(path, prediction_arrays(pred))
-    elif suffix in (".fits", ".fit", ".csv", ".ecsv"):
-        table = prediction_table(pred)
-        fmt = {".fits": "fits", ".fit": "fits", ".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}[suffix]
-        with atomic_path(path) as tmp:
-            table.write(tmp, format=fmt, overwrite=True)
+        write_arrays(path, pred.to_arrays())
+    elif suffix in TABLE_FORMATS:
+        write_table(pred.to_table(model=model, meta=dict(meta or {})), path)
     else:
         raise FileFormatError(
             f"{path}: unknown prediction format {suffix!r} (use .npz, .h5, .fits or .csv)")

@@ -1,9 +1,12 @@
-"""Data that ship inside the package (see ``sample_data/ATTRIBUTION.md``).
+"""Data sets by name: the data that ship inside the package (see
+``sample_data/ATTRIBUTION.md``), so that examples and tests need no download.
 
-* :func:`load_apogee_671`: 671 real APOGEE giants, 100 pixels, TEFF / LOGG / PARAM_M_H
+* :func:`load_apogee671`: 671 real APOGEE giants, 100 pixels, TEFF / LOGG / PARAM_M_H
   (AnniesLasso test set, MIT).
-* :func:`make_emulated_apogee`: an APOGEE-like set (7214 pixels, five labels) generated
-  from the binspec_plus spectral emulator (MIT) with known true labels.
+* :func:`make_emulated`: a training and a test set of APOGEE-like spectra (7214
+  pixels, five labels) generated from the binspec_plus spectral emulator (MIT), with
+  the true labels kept in ``extras["label_true"]``;
+  :func:`make_emulated_apogee` makes one such set.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from .data import Dataset
 
-__all__ = ["load_apogee_671", "make_emulated_apogee", "emulate_apogee_spectra",
+__all__ = ["load_apogee671", "make_emulated", "make_emulated_apogee", "emulate_apogee_spectra",
            "APOGEE_671_LABEL_ERRORS", "EMULATED_LABEL_NAMES"]
 
 APOGEE_671_LABEL_ERRORS = np.array([50.0, 0.05, 0.03])
@@ -28,7 +31,7 @@ def _open(name: str):
     return np.load(resources.files("starlux").joinpath("sample_data", name).open("rb"))
 
 
-def load_apogee_671() -> Dataset:
+def load_apogee671() -> Dataset:
     """The 671-star real APOGEE set (100 normalised pixels; labels with assumed errors).
 
     The pixels' wavelengths are not known, so the flux output has no wavelength grid.
@@ -53,16 +56,36 @@ def emulate_apogee_spectra(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return flux, nn["wavelength"]
 
 
+def make_emulated(n_train: int = 600, n_test: int = 200, seed: int = 0,
+                  snr: tuple[float, float] = (50.0, 200.0)) -> tuple[Dataset, Dataset]:
+    """A training and a test set from the binspec_plus emulator, with known truth.
+
+    The training set has 5 % of its label entries missing (as catalogues do); the
+    test set has every label (to compare against). Both draw SNR uniformly in ``snr``
+    and keep the true labels in ``extras["label_true"]`` (N, 5) and the SNR in
+    ``extras["snr"]``. The two sets come from independent random streams of ``seed``.
+
+    Returns:
+        (train, test) :class:`~starlux.data.Dataset` objects.
+    """
+    s_train, s_test = np.random.SeedSequence(seed).spawn(2)
+    train = make_emulated_apogee(n_train, snr=snr, seed=s_train, id_prefix=f"emu{seed}-train")
+    test = make_emulated_apogee(n_test, snr=snr, missing=0.0, seed=s_test,
+                                id_prefix=f"emu{seed}-test")
+    return train, test
+
+
 def make_emulated_apogee(n: int = 1000, snr: tuple[float, float] = (50.0, 200.0),
                          missing: float = 0.05, bad_pixels: float = 0.01,
-                         seed: int = 0) -> Dataset:
+                         seed: int | np.random.SeedSequence = 0,
+                         id_prefix: str | None = None) -> Dataset:
     """An APOGEE-like dataset from the binspec_plus emulator with known truth.
 
     Giants (70 %) and dwarfs (30 %) inside the emulator's range; Gaussian flux noise at
     a per-star SNR drawn uniformly in ``snr``; a fraction ``bad_pixels`` of pixels
     encoded as flux 1 with error 9999 (paper §2.1); noisy labels with per-star errors and
     a fraction ``missing`` of label entries set to NaN. ``extras`` hold ``label_true``
-    (N, 5) and ``snr`` (N,).
+    (N, 5) and ``snr`` (N,). Ids are ``<id_prefix>-<index>`` (default ``emu-<seed>``).
     """
     rng = np.random.default_rng(seed)
     giant = rng.random(n) < 0.7
@@ -87,6 +110,6 @@ def make_emulated_apogee(n: int = 1000, snr: tuple[float, float] = (50.0, 200.0)
     return Dataset.from_arrays(
         flux=flux, flux_err=err, label=label, label_err=lerr,
         label_names=list(EMULATED_LABEL_NAMES), wavelength=wl,
-        ids=np.array([f"emu-{seed}-{i:05d}" for i in range(n)]),
+        ids=np.array([f"{id_prefix or f'emu-{seed}'}-{i:05d}" for i in range(n)]),
         label_true=truth, snr=s,
     )
