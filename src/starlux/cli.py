@@ -34,18 +34,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("starlux.commands.report", "validation report (plots + index.html)"),
     "similar": ("starlux.commands.similar", "rank objects by latent-space similarity"),
 }
-# where a command lived before it moved to starlux.commands
-_FALLBACK = {"starlux.commands.report": "starlux.evaluate.report"}
-
-
-def _module_of(name: str) -> str | None:
-    module = COMMANDS[name][0]
-    for candidate in (module, _FALLBACK.get(module)):
-        if candidate is not None and importlib.util.find_spec(candidate) is not None:
-            return candidate
-    return None
-
-
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows ``(default: X)`` after every option's help, unless it is a flag, the
     default is None (nothing to show) or the help text already explains the default."""
@@ -90,10 +78,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"starlux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     common = _common_options()
-    for name, (_, help_text) in COMMANDS.items():
-        module = _module_of(name)
-        if module is None:
-            continue
+    for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[common],
                            allow_abbrev=False, formatter_class=HelpFormatter)
         importlib.import_module(module).add_arguments(p)

@@ -717,6 +717,9 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     k = config.folds
     wants_folds = (config.calibrate or auto) and spectral and labels and k >= 2
     folds = _folds(dataset, specs, k, rng) if wants_folds else []
+    if folds and min(len(f) for f in folds) < 1:
+        raise DataError(f"folds={k} is more than the {sum(len(f) for f in folds)} objects "
+                        "with labels; use fewer folds")
     use_folds = bool(folds) and min(len(f) for f in folds) >= 5
     everyone = np.arange(dataset.n)
 

@@ -217,7 +217,7 @@ def prior_terms(model: LuxModel, kind: str | None = None) -> tuple[jax.Array, ja
     raise ValueError(f"unknown prior {kind!r}; use 'empirical', 'l2' or 'none'")
 
 
-def _resolve_io(model: LuxModel, dataset: Dataset, inputs: Sequence[str] | None,
+def resolve_io(model: LuxModel, dataset: Dataset, inputs: Sequence[str] | None,
                 outputs: Sequence[str] | None) -> tuple[list[str], list[str]]:
     if inputs is None:
         inputs = [k for k in model.spectral_outputs if k in dataset]
@@ -313,7 +313,7 @@ def predict(
     For files larger than memory use :func:`starlux.stream.predict_file`, which runs
     the same per-block computation (:class:`BlockPredictor`).
     """
-    inputs, outputs = _resolve_io(model, dataset, inputs, outputs)
+    inputs, outputs = resolve_io(model, dataset, inputs, outputs)
     chunk = chunk_size or model.config.chunk_size
     if chunk < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk}")

@@ -9,6 +9,7 @@ the training set's statistics, which are stored with the model.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -120,6 +121,30 @@ class Lux:
     chunk_size: int = 1024
     precision: Literal["mixed", "float64"] = "mixed"
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Reject settings that would train a wrong model without a word."""
+        def bad(what: str) -> None:
+            raise ValueError(f"Lux: {what}")
+
+        if self.reg is not None and not (math.isfinite(float(self.reg)) and self.reg >= 0):
+            bad(f"reg (Omega) must be a finite number >= 0, got {self.reg!r}")
+        if int(self.n_iter) < 1:
+            bad(f"n_iter must be >= 1, got {self.n_iter!r}")
+        if int(self.folds) < 2:
+            bad(f"folds must be >= 2, got {self.folds!r}")
+        if int(self.chunk_size) < 1:
+            bad(f"chunk_size must be >= 1, got {self.chunk_size!r}")
+        if self.fold_rounds is not None and int(self.fold_rounds) < 0:
+            bad(f"fold_rounds must be None or >= 0, got {self.fold_rounds!r}")
+        if self.precision not in ("mixed", "float64"):
+            bad(f"precision must be 'mixed' or 'float64', got {self.precision!r}")
+        if self.prior not in ("empirical", "l2", "none"):
+            bad(f"prior must be 'empirical', 'l2' or 'none', got {self.prior!r}")
+        if self.clip is not None and not (math.isfinite(float(self.clip)) and self.clip > 0):
+            bad(f"clip must be None or a number > 0, got {self.clip!r}")
+        if isinstance(self.latents, int | np.integer) and int(self.latents) < 1:
+            bad(f"latents must be >= 1, got {self.latents!r}")
 
     def fit(self, dataset: Dataset) -> LuxModel:
         """Train on ``dataset`` (see :func:`starlux.fit.train`)."""

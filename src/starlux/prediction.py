@@ -119,6 +119,8 @@ class Prediction:
         out["z"] = self.z
         for k, c in self.chi2.items():
             out[f"chi2_{k}"] = c
+        for k, c in self.n_rejected.items():
+            out[f"n_rejected_{k}"] = c
         if self.ids is not None:
             out["id"] = np.asarray(self.ids)
         return out

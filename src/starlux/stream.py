@@ -49,15 +49,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data import DataError, Dataset
-from .infer import BlockPredictor, Prediction, _resolve_io, aligned_empty, resolve_precision
+from .infer import BlockPredictor, Prediction, aligned_empty, resolve_io, resolve_precision
 from .io.atomic import atomic_path
 from .io.chunked import dataset_info, iter_dataset_chunks
 from .io.datasets import decode_strings
 from .io.errors import FileFormatError
 from .io.locks import output_lock
 from .io.paths import check_output
-from .io.predictions import prediction_arrays
+from .io.predictions import prediction_arrays, write_table
 from .model import LuxModel
+from .tables import label_table, table_meta
 
 __all__ = ["predict_file", "StreamSummary", "model_checksum", "partial_path"]
 
@@ -319,26 +320,21 @@ def _assemble_npz(tmp: Path, folder: Path, n: int, n_blocks: int) -> None:
 
 
 def _assemble_table(tmp: Path, folder: Path, n_blocks: int, fmt: str) -> None:
-    from astropy.table import Table
-
+    """The label table of a streamed prediction: the same builder as
+    :meth:`Prediction.to_table` on the blocks' arrays (covariances and latents left
+    out: a table has one scalar per column)."""
     static, rows = _layout(folder)
     outputs = [k[:-len("_cov")] for k in rows if k.endswith("_cov")]
-    t = Table()
-    cols: dict[str, list[np.ndarray]] = {}
+    parts: dict[str, list[np.ndarray]] = {}
     for arrays in _iter_blocks(folder, n_blocks):
-        if "id" in arrays:
-            cols.setdefault("id", []).append(arrays["id"])
-        for name in outputs:
-            prefix = "" if name == "label" else f"{name}_"
-            for j, col in enumerate(static[f"{name}_names"]):
-                cols.setdefault(f"{prefix}{col}", []).append(arrays[name][:, j])
-                cols.setdefault(f"{prefix}{col}_ERR", []).append(arrays[f"{name}_err"][:, j])
-        for k in arrays:
-            if k.startswith("chi2_"):
-                cols.setdefault(k, []).append(arrays[k])
-    for k, parts in cols.items():
-        t[k] = np.concatenate(parts)
-    t.write(tmp, format=fmt, overwrite=True)
+        for k, v in arrays.items():
+            if k != "z" and not k.endswith("_cov"):
+                parts.setdefault(k, []).append(v)
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    arrays.update(static)
+    inputs = [k[len("chi2_"):] for k in arrays if k.startswith("chi2_")]
+    write_table(label_table(arrays, outputs=outputs, meta=table_meta(inputs)), tmp, fmt=fmt,
+                atomic=False)
 
 
 def _assemble(out: Path, folder: Path, n: int, n_blocks: int) -> None:
@@ -449,7 +445,7 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
     n = int(info["n"])
     if n == 0:
         raise DataError(f"{data_path}: holds no objects")
-    inputs, outputs = _resolve_io(model, _first_rows(data_path, chunk_size), inputs, outputs)
+    inputs, outputs = resolve_io(model, _first_rows(data_path, chunk_size), inputs, outputs)
     n_blocks = max(1, -(-n // chunk_size))
     stat = data_path.stat()
     manifest = {

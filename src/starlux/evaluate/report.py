@@ -174,8 +174,3 @@ def make_report(
     bar.close()
     log.info("report: %d figures in %s", len(rep.figures), out)
     return rep
-
-
-# ``starlux report`` lives in :mod:`starlux.commands.report`; these names stay here only
-# until the command table in ``starlux.cli`` points there.
-from ..commands.report import add_arguments, run  # noqa: E402, F401
