@@ -11,7 +11,7 @@ limits, learned from the training set and stored with the model, make them harml
   column's median (the spread: ``(p97.5 - p2.5) / 4`` of the observed values, at least
   the column's median error) is treated as missing;
 * **error floor**: an error below :data:`ERROR_FLOOR` times its column's median error is
-  raised to that floor (an entry cannot carry the weight of 100 ordinary ones).
+  raised to that floor (an entry cannot carry the weight of more than 16 ordinary ones).
 
 Subtler outliers (cosmic rays a few tens of sigma high) are found from the residuals
 of the fit (:mod:`starlux.fit`, and per star at inference in :mod:`starlux.infer`).
@@ -20,7 +20,7 @@ of the fit (:mod:`starlux.fit`, and per star at inference in :mod:`starlux.infer
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,34 +29,22 @@ __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column
 
 GROSS_OUTLIER = 10.0
 """Values this many robust spreads from the column median are gross outliers."""
-ERROR_FLOOR = 0.1
-"""Errors are raised to at least this fraction of their column's median error."""
+ERROR_FLOOR = 0.25
+"""Errors are raised to at least this fraction of their column's median error (an entry
+weighs at most 16 ordinary ones; a spectrum at 4x the median SNR keeps full weight)."""
 CLIP_SIGMA = 6.0
 """Residual clipping threshold, in robust standard deviations of the normalised
 residuals (training) or in units of the calibrated noise (inference)."""
 _SAMPLE_ROWS = 4096
 
 
-class ColumnLimits(tuple):
-    """``(low, high, error_floor)``: three (D,) arrays (a tuple, so it passes through
-    jitted functions as a pytree)."""
+class ColumnLimits(NamedTuple):
+    """Screening limits of one output: three (D,) arrays (a named tuple, so it passes
+    through jitted functions as a pytree)."""
 
-    __slots__ = ()
-
-    def __new__(cls, low: np.ndarray, high: np.ndarray, floor: np.ndarray) -> ColumnLimits:
-        return super().__new__(cls, (low, high, floor))
-
-    @property
-    def low(self) -> np.ndarray:
-        return self[0]
-
-    @property
-    def high(self) -> np.ndarray:
-        return self[1]
-
-    @property
-    def floor(self) -> np.ndarray:
-        return self[2]
+    low: np.ndarray
+    high: np.ndarray
+    floor: np.ndarray
 
 
 def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,

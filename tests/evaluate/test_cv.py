@@ -69,7 +69,7 @@ def test_cv_cli_picks_true_latent_size(tmp_path):
     summary = list(csv.DictReader(open(out / "cv.csv")))
     assert len(summary) == 3
     med = {int(r["P"]): float(r["label_chi2_median"]) for r in summary}
-    assert med[4] > 3 * med[6]  # too few latents: clearly worse
+    assert med[4] > 2 * med[6]  # too few latents: clearly worse
     for key in ("chi2_flux_median", "chi2_labels_median", "rmse_scaled_median"):
         assert all(np.isfinite(float(r[key])) for r in summary)
     # parallel results equal a serial in-process computation of the same task
