@@ -211,6 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     n_pass = sum(r[-1] == "PASS" for r in rows)
     print(f"\n{n_pass} / {len(rows)} set-label rows PASS the calibration windows "
           f"(std {WINDOWS['std']}, cov1 {WINDOWS['cov1']}, tercile {WINDOWS['tercile']})")
+    print("\naccuracy, RMSE vs truth (reference rows: ridge on each set; the Cannon's "
+          "README figures, line toy 5,000 / 2,000 seed 0)")
+    for name, rec in result["sets"].items():
+        labs = list(rec["labels"])
+        acc = [[f"{name} starlux", *[rec["labels"][k]["rmse"] for k in labs]]]
+        if not a.no_ridge:
+            acc.append([f"{name} ridge", *[rec["labels"][k]["ridge_rmse"] for k in labs]])
+        if SETS[name].cannon:
+            acc.append([f"{name} Cannon", *[CANNON_LINETOY.get(k, "") for k in labs]])
+        print(text_table(["", *labs], acc))
     if a.json:
         a.json.write_text(json.dumps(result, indent=1))
         print(f"wrote {a.json}")
