@@ -17,8 +17,8 @@ that a per-pixel affine change of the flux leaves the labels unchanged.
 Usage::
 
     python shared/bench/peers/pollux_make_data.py --n-train 2000 --n-test 1000 \\
-        --n-pix 7514 --n-labels 12 --n-latents 48 --seed 7 --out /tmp/pollux_7.npz
-    python benchmarks/bench_peer_data.py --data /tmp/pollux_7.npz \\
+        --n-pix 7514 --n-labels 12 --n-latents 48 --seed 7 --out pollux_7.npz
+    python benchmarks/bench_peer_data.py --data pollux_7.npz \\
         --peer-json benchmarks/results/pollux_seed7.json [--standardize]
 """
 
