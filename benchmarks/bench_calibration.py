@@ -1,0 +1,261 @@
+"""Accuracy and error calibration of starlux defaults on the synthetic benchmark matrix.
+
+Each set is made with the makers in ``shared/bench/`` (cached under ``--work``), starlux
+``Lux()`` with default settings is trained on its training stars (flux + noisy labels)
+and predicts the test stars' labels from flux alone. One table, per set and label:
+
+* ``rmse``: RMSE vs the true labels; ``ridge`` and ``lux/ridge``: scikit-learn
+  ``RidgeCV`` (flux -> label, flux standardised per pixel on the training stars, missing
+  flux entries set to the training mean, alphas ``logspace(-1, 5, 13)``, one fit per
+  label on the stars where it is observed: the convention of ``bench_accuracy.py``);
+  ``cannon``: the Cannon's RMSE from ``shared/bench/README.md`` (measured on the line
+  toy 5,000 / 2,000 with seed 0; shown beside ``toy5000``, which uses seed 2);
+* ``std``: std((pred - truth) / err) with ``err`` starlux's predicted error;
+* ``cov1`` / ``cov2``: fraction of stars with |pred - truth| < err / < 2 err
+  (Gaussian 0.683 / 0.954);
+* ``t_min`` / ``t_max``: the smallest / largest std over the three test-SNR terciles;
+* ``flag``: PASS when std is in [0.85, 1.15], cov1 in [0.62, 0.74] and every tercile
+  std in [0.80, 1.25]; otherwise FAIL with the failing criteria.
+
+Sets (``--sets``; ``--small`` shrinks every set to 300 train / 200 test to check the
+plumbing, with its own cached files):
+
+=========== ============================================================================
+emu600      emulated_apogee.py --n-train 600 --n-test 500 --seed 1
+emu4000     emulated_apogee.py --n-train 4000 --n-test 1000 --seed 2
+toy600      line_toy.py --n-train 600 --n-test 600 --seed 1
+toy5000     line_toy.py --n-train 5000 --n-test 2000 --seed 2
+toy_lowsnr  line_toy.py --n-train 2000 --n-test 1000 --seed 3 --train-snr-min 50
+            --train-snr-max 300 --test-snr-min 40 --test-snr-max 100
+toy_varerr  line_toy.py --n-train 2000 --n-test 1000 --seed 4, then the training labels
+            are re-drawn from ``train_label_true``: truth + N(0, e) with e = nominal x
+            U(0.7, 1.4) per star and label (nominal = the label's median training error
+            in the file), ``label_err`` = e; entries missing in the file stay missing
+            (rng ``default_rng([4, 1])``)
+=========== ============================================================================
+
+Usage::
+
+    python benchmarks/bench_calibration.py --work bench-out --json calib.json
+    python benchmarks/bench_calibration.py --small --fast --sets toy600 emu600  # plumbing
+    python benchmarks/bench_calibration.py --small --sets toy600   # small, Lux() defaults
+    python benchmarks/bench_calibration.py --ridge-only --work bench-out   # references only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from _common import fit_predict_labels, label_stats, machine, ridge_predict, text_table
+
+from starlux.data import Dataset
+from starlux.io import read_dataset
+
+RIDGE_ALPHAS = np.logspace(-1, 5, 13)
+CANNON_LINETOY = {"TEFF": 46.8, "LOGG": 0.129, "FE_H": 0.082, "C_FE": 0.076, "N_FE": 0.122,
+                  "O_FE": 0.055, "MG_FE": 0.053, "AL_FE": 0.077, "SI_FE": 0.049,
+                  "CA_FE": 0.070, "MN_FE": 0.073, "NI_FE": 0.055}
+WINDOWS = {"std": (0.85, 1.15), "cov1": (0.62, 0.74), "tercile": (0.80, 1.25)}
+DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@dataclass
+class SetSpec:
+    """One benchmark set: which maker, its sizes, seed and extra arguments."""
+
+    maker: str  # "emu" or "toy"
+    n_train: int
+    n_test: int
+    seed: int
+    extra: list[str] = field(default_factory=list)
+    varerr: bool = False
+    cannon: bool = False
+
+
+SETS: dict[str, SetSpec] = {
+    "emu600": SetSpec("emu", 600, 500, 1),
+    "emu4000": SetSpec("emu", 4000, 1000, 2),
+    "toy600": SetSpec("toy", 600, 600, 1),
+    "toy5000": SetSpec("toy", 5000, 2000, 2, cannon=True),
+    "toy_lowsnr": SetSpec("toy", 2000, 1000, 3, ["--train-snr-min", "50", "--train-snr-max",
+                                                 "300", "--test-snr-min", "40",
+                                                 "--test-snr-max", "100"]),
+    "toy_varerr": SetSpec("toy", 2000, 1000, 4, varerr=True),
+}
+
+
+def redraw_label_noise(d: dict, seed: int) -> dict:
+    """Training labels = truth + N(0, e), e = nominal x U(0.7, 1.4); missing kept missing."""
+    d = dict(d)
+    err = d["train_label_err"]
+    miss = ~np.isfinite(d["train_label"]) | ~np.isfinite(err)
+    nominal = np.nanmedian(np.where(miss, np.nan, err), axis=0)
+    rng = np.random.default_rng([seed, 1])
+    e = nominal[None, :] * rng.uniform(0.7, 1.4, err.shape)
+    lab = d["train_label_true"] + rng.standard_normal(err.shape) * e
+    d["train_label"] = np.where(miss, np.nan, lab)
+    d["train_label_err"] = np.where(miss, np.nan, e)
+    return d
+
+
+def make_set(name: str, spec: SetSpec, shared: Path, work: Path, small: bool
+             ) -> tuple[Dataset, Dataset, np.ndarray, np.ndarray]:
+    """Generate (or reuse) one set; returns train, flux-only test, truth, test SNR."""
+    n_tr, n_te = (300, 200) if small else (spec.n_train, spec.n_test)
+    tag = f"{name}{'_small' if small else ''}"
+    bench = shared / "bench"
+    sizes = ["--n-train", str(n_tr), "--n-test", str(n_te), "--seed", str(spec.seed)]
+    if spec.maker == "emu":
+        prefix = work / tag
+        if not Path(f"{prefix}_test.npz").exists():
+            subprocess.run([sys.executable, str(bench / "emulated_apogee.py"), *sizes,
+                            *spec.extra, "--out-prefix", str(prefix)], check=True,
+                           stdout=subprocess.DEVNULL)
+        train = read_dataset(f"{prefix}_train.npz")
+        test = read_dataset(f"{prefix}_test.npz")
+        return (train.with_outputs(["flux", "label"]), test.with_outputs(["flux"]),
+                np.asarray(test.extras["label_true"]), np.asarray(test.extras["snr"]))
+    path = work / f"{tag}.npz"
+    if not path.exists():
+        subprocess.run([sys.executable, str(bench / "line_toy.py"), *sizes, *spec.extra,
+                        "--out", str(path)], check=True, stdout=subprocess.DEVNULL)
+    with np.load(path) as f:
+        d = {k: f[k] for k in f.files}
+    if spec.varerr:
+        d = redraw_label_noise(d, spec.seed)
+    names = [str(s) for s in d["label_names"]]
+    train = Dataset.from_arrays(flux=d["train_flux"], flux_err=d["train_flux_err"],
+                                label=d["train_label"], label_err=d["train_label_err"],
+                                label_names=names, wavelength=d["wavelength"])
+    test = Dataset.from_arrays(flux=d["test_flux"], flux_err=d["test_flux_err"],
+                               wavelength=d["wavelength"])
+    return train, test, d["test_label_true"], d["test_snr"]
+
+
+def flag(s: dict) -> str:
+    """PASS, or FAIL with the criteria outside the issue's windows."""
+    bad = []
+    if not WINDOWS["std"][0] <= s["zstd"] <= WINDOWS["std"][1]:
+        bad.append("std")
+    if not WINDOWS["cov1"][0] <= s["cov1"] <= WINDOWS["cov1"][1]:
+        bad.append("cov1")
+    if s["tercile_zstd_min"] < WINDOWS["tercile"][0] or \
+            s["tercile_zstd_max"] > WINDOWS["tercile"][1]:
+        bad.append("tercile")
+    return "PASS" if not bad else "FAIL(" + ",".join(bad) + ")"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS),
+                    help="which sets (default: all six)")
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                    help="the shared/ folder holding bench/ (data makers)")
+    ap.add_argument("--work", type=Path, default=Path("bench-out"),
+                    help="folder for the generated (cached) data files")
+    ap.add_argument("--small", action="store_true",
+                    help="shrink every set to 300 train / 200 test (plumbing check)")
+    ap.add_argument("--fast", action="store_true",
+                    help="Lux(latents=M + 1, calibrate=False) instead of defaults (plumbing)")
+    ap.add_argument("--no-ridge", action="store_true", help="skip the ridge reference")
+    ap.add_argument("--ridge-only", action="store_true",
+                    help="only the ridge reference (and the Cannon's figures); no starlux")
+    ap.add_argument("--ridge-from", type=Path, default=None,
+                    help="reuse ridge RMSEs from a JSON this script wrote (sets with the "
+                         "same sizes and seed; e.g. benchmarks/results/"
+                         "ridge_calibration_sets.json) instead of refitting")
+    ap.add_argument("--json", type=Path, default=None, help="also write results here")
+    a = ap.parse_args(argv)
+    if a.ridge_only and a.no_ridge:
+        ap.error("--ridge-only and --no-ridge exclude each other")
+    a.work.mkdir(parents=True, exist_ok=True)
+    lux_kw = {"latents": "M+1", "calibrate": False} if a.fast else {}
+    print(f"# {machine()}")
+    print(("# ridge only" if a.ridge_only else
+           f"# Lux({', '.join(f'{k}={v}' for k, v in lux_kw.items())})") + "; "
+          f"{'small sets (300/200)' if a.small else 'full sizes'}")
+
+    header = ["set", "label", "rmse", "ridge", "lux/ridge", "cannon", "std", "cov1", "cov2",
+              "t_min", "t_max", "flag"]
+    rows, result = [], {"lux_kw": lux_kw, "small": a.small, "sets": {}}
+    cached = json.loads(a.ridge_from.read_text())["sets"] if a.ridge_from else {}
+    for name in a.sets:
+        spec = SETS[name]
+        t0 = time.perf_counter()
+        train, test, truth, snr = make_set(name, spec, a.shared, a.work, a.small)
+        t_data = time.perf_counter() - t0
+        names = list(train["label"].names)
+        if a.ridge_only:
+            t0 = time.perf_counter()
+            yr = ridge_predict(train, test, RIDGE_ALPHAS, standardize=True)
+            ridge = np.sqrt(np.nanmean((yr - truth) ** 2, axis=0))
+            print(f"  {name}: {train.n} / {test.n} stars; data {t_data:.0f} s, ridge "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+            result["sets"][name] = {
+                "n_train": train.n, "n_test": test.n, "seed": spec.seed,
+                "labels": {k: {"ridge_rmse": float(r), "cannon_rmse":
+                               CANNON_LINETOY.get(k) if spec.cannon else None}
+                           for k, r in zip(names, ridge, strict=True)}}
+            continue
+        kw = dict(lux_kw, latents=train["label"].dim + 1) if a.fast else lux_kw
+        val, err, model, (t_fit, t_pred) = fit_predict_labels(train, test, **kw)
+        stats = label_stats(val, err, truth, snr=snr)
+        ridge, old = None, cached.get(name, {})
+        if not a.no_ridge and (old.get("n_train"), old.get("n_test"), old.get("seed")) == \
+                (train.n, test.n, spec.seed):
+            ridge = np.array([old["labels"][k]["ridge_rmse"] for k in names])
+            t_ridge = 0.0
+        elif not a.no_ridge:
+            t0 = time.perf_counter()
+            yr = ridge_predict(train, test, RIDGE_ALPHAS, standardize=True)
+            ridge = np.sqrt(np.nanmean((yr - truth) ** 2, axis=0))
+            t_ridge = time.perf_counter() - t0
+        print(f"  {name}: {train.n} / {test.n} stars, P = {model.n_latents}; data "
+              f"{t_data:.0f} s, train {t_fit:.0f} s, predict {t_pred:.1f} s"
+              + ("" if ridge is None else f", ridge {t_ridge:.0f} s"), flush=True)
+        rec = {"n_train": train.n, "n_test": test.n, "seed": spec.seed, "P": model.n_latents,
+               "train_s": t_fit, "predict_s": t_pred, "labels": {}}
+        for j, (lab, s) in enumerate(zip(names, stats, strict=True)):
+            s = dict(s, flag=flag(s))
+            r = None if ridge is None else float(ridge[j])
+            c = CANNON_LINETOY.get(lab) if spec.cannon else None
+            s.update(ridge_rmse=r, cannon_rmse=c)
+            rec["labels"][lab] = s
+            rows.append([name, lab, s["rmse"], "" if r is None else r,
+                         "" if r is None else s["rmse"] / r, "" if c is None else c,
+                         s["zstd"], s["cov1"], s["cov2"], s["tercile_zstd_min"],
+                         s["tercile_zstd_max"], s["flag"]])
+        result["sets"][name] = rec
+    if rows:
+        print()
+        print(text_table(header, rows))
+        n_pass = sum(r[-1] == "PASS" for r in rows)
+        print(f"\n{n_pass} / {len(rows)} set-label rows PASS the calibration windows "
+              f"(std {WINDOWS['std']}, cov1 {WINDOWS['cov1']}, "
+              f"tercile {WINDOWS['tercile']})")
+    print("\naccuracy, RMSE vs truth (reference rows: ridge on each set; the Cannon's "
+          "README figures, line toy 5,000 / 2,000 seed 0)")
+    for name, rec in result["sets"].items():
+        labs = list(rec["labels"])
+        acc = [] if a.ridge_only else \
+            [[f"{name} starlux", *[rec["labels"][k]["rmse"] for k in labs]]]
+        if not a.no_ridge:
+            acc.append([f"{name} ridge", *[rec["labels"][k]["ridge_rmse"] for k in labs]])
+        if SETS[name].cannon:
+            acc.append([f"{name} Cannon", *[CANNON_LINETOY.get(k, "") for k in labs]])
+        print(text_table(["", *labs], acc))
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=1))
+        print(f"wrote {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
