@@ -542,8 +542,10 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
     by about the same factor, and the labels whose catalogue values are precise pin
     the factor down for those (e.g. T_eff) whose catalogue noise swamps their model
     error. ``sigma_j`` carries what does not scale with the star's own noise (a
-    misfit of the linear model that stays at high SNR). Estimated with no shrinkage:
-    maximum likelihood with each star's catalogue error.
+    misfit of the linear model that stays at high SNR): its maximum-likelihood value,
+    or the root of the unbiased truth equation ``mean[(r^2 - err_obs^2) / (c^2 var_pred
+    + sigma_j^2)] = 1`` lowered by its standard error, whichever is larger (model
+    error that grows with the catalogue error, which the likelihood underweights).
 
     All arrays (N, D) in natural units (``pred_var``: the statistical variance);
     returns ``(c, sigma (D,))``. With fewer than 5 held-out entries of a label its
@@ -584,27 +586,37 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
     c2 = math.exp(res.x[0])
     sigma = np.zeros(d)
     for j, col in enumerate(cols):
-        # sigma_j from the truth equation at this c: unbiased for the mean squared
-        # standardised error against the truth whatever the mix of easy and hard stars
-        # (the likelihood's sigma_j is pulled towards the stars with precise catalogue
-        # values when the model error grows with the catalogue error)
-        sigma[col] = math.sqrt(_truth_root(r2[j] - e2[j], c2 * v[j]) * unit[j])
+        s2_ml = math.exp(res.x[1 + j])
+        s2_ml = 0.0 if s2_ml <= 1.01e-8 else s2_ml
+        # the likelihood's sigma_j is efficient but pulled towards the stars with
+        # precise catalogue values when the model error grows with the catalogue
+        # error; the truth equation is unbiased whatever the mix of easy and hard
+        # stars, but noisy when catalogue noise swamps the model error. Keep the
+        # efficient value unless the unbiased one, lowered by its standard error,
+        # lies above it.
+        s2_truth, se = _truth_root(r2[j] - e2[j], c2 * v[j])
+        s2 = max(s2_ml, s2_truth - se)
+        sigma[col] = math.sqrt(s2 * unit[j])
     return math.sqrt(c2), sigma
 
 
-def _truth_root(a: np.ndarray, v: np.ndarray) -> float:
-    """Root s2 >= 0 of mean(a / (v + s2)) = 1 (0 when mean(a / v) <= 1 already)."""
+def _truth_root(a: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """Root s2 >= 0 of mean(a / (v + s2)) = 1 (0 when mean(a / v) <= 1 already), and
+    its delta-method standard error."""
     v = np.maximum(v, 1e-12 * max(float(np.mean(np.abs(a))), 1e-300))
     excess = lambda s2: float(np.mean(a / (v + s2))) - 1.0  # noqa: E731
     if excess(0.0) <= 0:
-        return 0.0
+        return 0.0, 0.0
     lo, hi = 0.0, max(float(np.mean(a)), 1e-300)
     while excess(hi) > 0:
         hi *= 4.0
     for _ in range(100):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
-    return 0.5 * (lo + hi)
+    s2 = 0.5 * (lo + hi)
+    terms = a / (v + s2)
+    slope = max(float(np.mean(a / (v + s2) ** 2)), 1e-300)
+    return s2, float(np.std(terms)) / math.sqrt(terms.size) / slope
 
 
 def _score(pred, dataset: Dataset, specs) -> float:
