@@ -271,7 +271,10 @@ class _Tracker:
         self.chi.update(chi2)
         total = float(sum(self.chi.values()))
         self.history.append((step, total))
-        self.bar.set_postfix_str(f"{self.desc}: {step} chi2={total:.4g}")
+        # chi^2 is shown once every output has one (a fold's first step knows only
+        # the first output's): the bar never prints a NaN
+        shown = f" chi2={total:.4g}" if math.isfinite(total) else ""
+        self.bar.set_postfix_str(f"{self.desc}: {step}{shown}")
         self.bar.update(1)
 
     def close(self) -> None:

@@ -53,13 +53,15 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
 
     The statistics use at most ``4096`` evenly spaced rows (ample for medians and
     percentiles; bounded memory and time for any N). Columns with no observed entry get
-    infinite bounds and a zero floor.
+    empty bounds (every value outside) and a zero floor.
     """
     n, d = values.shape
     rows = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(int)) if n else []
     v = np.where(missing[rows], np.nan, values[rows]).astype(np.float64)
     e = np.where(missing[rows], np.nan, errors[rows]).astype(np.float64)
-    low, high = np.full(d, -np.inf), np.full(d, np.inf)
+    # a column never observed in training has no trained map: at inference every
+    # value in it is rejected (empty bounds), never fitted with an untrained map
+    low, high = np.full(d, np.inf), np.full(d, -np.inf)
     floor = np.zeros(d)
     seen = ~np.all(np.isnan(v), axis=0) if len(rows) else np.zeros(d, bool)
     if seen.any():
@@ -73,6 +75,9 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
         low[seen] = med - GROSS_OUTLIER * spread
         high[seen] = med + GROSS_OUTLIER * spread
         floor[seen] = np.where(np.isfinite(med_err), ERROR_FLOOR * med_err, 0.0)
+    # observed only outside the sampled rows: trained, but no statistics to screen by
+    rare = (~missing).any(axis=0) & ~seen if n else np.zeros(d, bool)
+    low[rare], high[rare] = -np.inf, np.inf
     return ColumnLimits(low, high, floor)
 
 
