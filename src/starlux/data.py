@@ -304,6 +304,9 @@ class Dataset:
         """Per output, how many entries were masked and why."""
         return {k: dict(o.mask_summary) for k, o in self.outputs.items()}
 
+    def __repr__(self) -> str:
+        return self.describe()
+
     def describe(self) -> str:
         """A short human-readable summary (objects, outputs, missing fractions)."""
         lines = [f"Dataset: {self.n} objects"]
