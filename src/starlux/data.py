@@ -32,6 +32,9 @@ LARGE_ERROR = 9999.0
 MIN_FLUX_IVAR = 0.1
 """Spectral pixels with inverse variance below this are missing (paper §2.1)."""
 
+MAX_FLUX_ERROR = MIN_FLUX_IVAR ** -0.5
+"""The flux error above which the inverse variance is below :data:`MIN_FLUX_IVAR`."""
+
 Kind = Literal["label", "spectrum"]
 
 
@@ -45,8 +48,8 @@ def missing_reasons(xp: Any, values: Any, errors: Any, spectrum: bool) -> dict[s
     ``xp`` is ``numpy`` or ``jax.numpy``: the one rule serves :meth:`Output.create` and
     the jitted inference kernels alike.
     """
-    v = values.astype(xp.float64)
-    e = errors.astype(xp.float64)
+    # comparisons in the arrays' own dtype: no float64 copies of (N, D) spectra
+    v, e = values, errors
     finite_e = xp.isfinite(e)
     reasons = {
         "value not finite": ~xp.isfinite(v),
@@ -55,10 +58,10 @@ def missing_reasons(xp: Any, values: Any, errors: Any, spectrum: bool) -> dict[s
         f"error >= {LARGE_ERROR:g}": finite_e & (e >= LARGE_ERROR),
     }
     if spectrum:
-        usable = finite_e & (e > 0) & (e < LARGE_ERROR)
+        # 1 / e^2 < MIN_FLUX_IVAR  <=>  e > MIN_FLUX_IVAR^-1/2 for 0 < e < 9999
         reasons["flux == 0"] = v == 0
         reasons[f"inverse variance < {MIN_FLUX_IVAR:g}"] = (
-            usable & (1.0 / xp.where(usable, e, 1.0) ** 2 < MIN_FLUX_IVAR))
+            finite_e & (e > MAX_FLUX_ERROR) & (e < LARGE_ERROR))
     return reasons
 
 
