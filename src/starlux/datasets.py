@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from importlib import resources
 
 import numpy as np
@@ -27,8 +28,12 @@ EMULATED_LABEL_NAMES = ("TEFF", "LOGG", "FE_H", "MG_FE", "VMACRO")
 _EMULATED_ERRORS = np.array([50.0, 0.05, 0.02, 0.02, 0.5])
 
 
+@contextlib.contextmanager
 def _open(name: str):
-    return np.load(resources.files("starlux").joinpath("sample_data", name).open("rb"))
+    """The arrays of a shipped ``.npz`` file; the file is closed on exit."""
+    with resources.files("starlux").joinpath("sample_data", name).open("rb") as fh, \
+            np.load(fh) as arrays:
+        yield arrays
 
 
 def load_apogee671() -> Dataset:

@@ -486,10 +486,11 @@ def refit_core(
             w = effective_weights(w, start.ln_scatter[k])
         data[k] = (y, w)
     track = _Tracker(names, desc, bar, steps_per_refit(config, names, specs), config.progress)
-    _solve_maps(specs, params, data, z, config, names, track, "refit {k}|z")
+    _solve_maps(specs, params, data, z, config, names, track, "maps on the fold ({k})")
     for it in range(config.fold_rounds or 0):
-        z = _solve_z(specs, params, data, z, reg, config, track, f"refit[{it}] z|maps")
-        _solve_maps(specs, params, data, z, config, names, track, f"refit[{it}] {{k}}|z")
+        z = _solve_z(specs, params, data, z, reg, config, track, f"fold latents, round {it + 1}")
+        _solve_maps(specs, params, data, z, config, names, track,
+                    f"fold maps, round {it + 1} ({{k}})")
     z_maps = _discriminative_maps(specs, params, data, z, config, track)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=dict(start.ln_scatter),
@@ -800,8 +801,8 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
               for k in names}
     for name, counts in robust.items():
         if any(counts.values()):
-            log.info("%s: %d gross outlier(s) screened, %d entr(y/ies) clipped", name,
-                     counts["gross outliers"], counts["clipped"])
+            log.info("%s: %d gross outliers screened, %d entries clipped by the robust fit",
+                     name, counts["gross outliers"], counts["clipped"])
     if res.weights:  # the calibration folds see the entries the final fit kept
         prep = {name: Prepared(p.y, res.weights.get(name, p.ivar), p.outliers)
                 for name, p in prep.items()}
