@@ -17,7 +17,8 @@ Around this core, :func:`train` splits the labelled training objects into K fold
 then fits all objects, and (b) learns the per-label model-error term that makes the
 reported uncertainties honest: every labelled object gets a prediction from a fold
 model that did not see it (started from the final fit, see ``Lux.fold_rounds``), and
-:func:`calibrate_model_error` turns the held-out residuals into sigma_m.
+:func:`calibrate_errors` turns the held-out residuals into the error scale c and the
+model-error terms sigma_m.
 """
 
 from __future__ import annotations

@@ -29,10 +29,8 @@ __all__ = [
     "cho_solve_factor",
     "cho_inverse",
     "batched_trace",
-    "gram_per_column",
     "gram_per_row",
-    "cho_solve_batched",
-    "inv_spd_batched",
+    "pseudo_inverse_spd",
 ]
 
 
@@ -106,25 +104,6 @@ def gram_packed_per_column(w: jax.Array, x: jax.Array) -> jax.Array:
     return jax.lax.dot_general(w, packed_outer(x), (((0,), (0,)), ((), ())))
 
 
-def gram_per_column(w: jax.Array, x: jax.Array, chunk: int = 2048) -> jax.Array:
-    """Per-column Gram matrices ``G_d = sum_n w[n, d] x_n x_n^T``.
-
-    Args:
-        w: (N, D) non-negative weights (0 for missing entries).
-        x: (N, P) design rows (the latents).
-        chunk: rows of ``w`` processed at a time (bounds memory to chunk x D).
-
-    Returns:
-        (D, P, P) symmetric matrices.
-    """
-    n, p = x.shape
-    acc = None
-    for a in range(0, n, chunk):
-        part = gram_packed_per_column(w[a:a + chunk], x[a:a + chunk])
-        acc = part if acc is None else acc + part
-    return unpack_symmetric(acc, p)
-
-
 def gram_per_row(w: jax.Array, b: jax.Array, packed_b: jax.Array | None = None) -> jax.Array:
     """Per-row Gram matrices ``H_n = sum_d w[n, d] b_d b_d^T``.
 
@@ -141,16 +120,27 @@ def gram_per_row(w: jax.Array, b: jax.Array, packed_b: jax.Array | None = None) 
     return unpack_symmetric(w @ packed_b, b.shape[1])
 
 
-@jax.jit
-def cho_solve_batched(g: jax.Array, rhs: jax.Array) -> jax.Array:
-    """Solve ``g[k] x[k] = rhs[k]`` for symmetric positive-definite ``g`` (K, P, P).
+PINV_RCOND = 1e-9
+"""Relative eigenvalue below which a direction of a (diagonally normalised) Gram matrix
+counts as unconstrained in :func:`pseudo_inverse_spd`."""
 
-    ``rhs`` is (K, P). Uses a Cholesky factorisation per system.
+
+def pseudo_inverse_spd(gram: np.ndarray, rcond: float = PINV_RCOND) -> np.ndarray:
+    """(K, P, P) pseudo-inverses of symmetric positive semi-definite matrices.
+
+    Why not a ridge: a latent direction that the training objects never move along
+    (a latent the spectra leave at its prior mean is collinear with the map's offset)
+    has a ~0 eigenvalue; a ridge inverse puts ~1/ridge there, and a new object's
+    rounding-level component along it would then dominate its map variance. The
+    pseudo-inverse (after normalising by the diagonal, so that units do not matter)
+    gives such directions zero weight, as a new object that follows the training
+    objects also never moves along them.
     """
-    return cho_solve_factor(jnp.linalg.cholesky(g), rhs)
-
-
-@jax.jit
-def inv_spd_batched(g: jax.Array) -> jax.Array:
-    """Inverse of symmetric positive-definite matrices (K, P, P) via Cholesky."""
-    return cho_inverse(jnp.linalg.cholesky(g))
+    gram = np.asarray(gram, dtype=np.float64)
+    d = np.sqrt(np.maximum(np.einsum("kii->ki", gram), 1e-300))
+    norm = gram / d[:, :, None] / d[:, None, :]
+    vals, vecs = np.linalg.eigh(norm)
+    keep = vals > rcond * vals[:, -1:]
+    inv_vals = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
+    inv = np.einsum("kij,kj,klj->kil", vecs, inv_vals, vecs)
+    return inv / d[:, :, None] / d[:, None, :]

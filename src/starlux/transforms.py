@@ -23,6 +23,7 @@ from .linalg import (
     gram_packed_per_column,
     gram_per_row,
     packed_outer,
+    pseudo_inverse_spd,
     row_chunks,
     unpack_symmetric,
 )
@@ -249,32 +250,6 @@ class LinearTransform(Transform):
             grad, chi = _map_residual_chunk(grad, chi, wc, yc, zc, sol)
         sol, chi2 = _refine_rows(chol, lam, w_prev, sol, grad, chi)
         return {"W": sol[:, :-1], "b": sol[:, -1]}, float(chi2)
-
-
-PINV_RCOND = 1e-9
-"""Relative eigenvalue below which a direction of a (diagonally normalised) Gram matrix
-counts as unconstrained in :func:`pseudo_inverse_spd`."""
-
-
-def pseudo_inverse_spd(gram: np.ndarray, rcond: float = PINV_RCOND) -> np.ndarray:
-    """(K, P, P) pseudo-inverses of symmetric positive semi-definite matrices.
-
-    Why not a ridge: a latent direction that the training objects never move along
-    (a latent the spectra leave at its prior mean is collinear with the map's offset)
-    has a ~0 eigenvalue; a ridge inverse puts ~1/ridge there, and a new object's
-    rounding-level component along it would then dominate its map variance. The
-    pseudo-inverse (after normalising by the diagonal, so that units do not matter)
-    gives such directions zero weight, as a new object that follows the training
-    objects also never moves along them.
-    """
-    gram = np.asarray(gram, dtype=np.float64)
-    d = np.sqrt(np.maximum(np.einsum("kii->ki", gram), 1e-300))
-    norm = gram / d[:, :, None] / d[:, None, :]
-    vals, vecs = np.linalg.eigh(norm)
-    keep = vals > rcond * vals[:, -1:]
-    inv_vals = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
-    inv = np.einsum("kij,kj,klj->kil", vecs, inv_vals, vecs)
-    return inv / d[:, :, None] / d[:, None, :]
 
 
 def offset(params: Params) -> jax.Array | float:
