@@ -8,8 +8,8 @@ import pytest
 from starlux.data import DataError
 from starlux.masking import label_element, label_masks, read_aspcap_windows
 
-from ..conftest import SHARED_DATA, shared_data_reason
-from .helpers import write_windows
+from .conftest import SHARED_DATA, shared_data_reason
+from .evaluate.helpers import write_windows
 
 DR17 = SHARED_DATA / "apogee-masks-windows" / "aspcap_dr17_windows"
 EMU_WL = SHARED_DATA / "apogee-nn-emulators" / "apogee_wavelength.npz"
