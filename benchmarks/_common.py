@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import resource
@@ -149,3 +150,11 @@ def text_table(header: list[str], rows: list[list]) -> str:
 
     lines = [line(header), "  ".join("-" * x for x in w)] + [line(r) for r in cells]
     return "\n".join(lines)
+
+
+def write_json(path, result: dict) -> None:
+    """Write a benchmark's results as JSON (``path`` None: nothing) and say where."""
+    if path is None:
+        return
+    path.write_text(json.dumps(result, indent=1))
+    print(f"wrote {path}")

@@ -53,7 +53,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _common import fit_predict_labels, label_stats, machine, ridge_predict, text_table
+from _common import (
+    fit_predict_labels,
+    label_stats,
+    machine,
+    ridge_predict,
+    text_table,
+    write_json,
+)
 
 from starlux.data import Dataset
 from starlux.io import read_dataset
@@ -251,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if SETS[name].cannon:
             acc.append([f"{name} Cannon", *[CANNON_LINETOY.get(k, "") for k in labs]])
         print(text_table(["", *labs], acc))
-    if a.json:
-        a.json.write_text(json.dumps(result, indent=1))
-        print(f"wrote {a.json}")
+    write_json(a.json, result)
     return 0
 
 

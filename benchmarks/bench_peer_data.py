@@ -30,7 +30,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import fit_predict_labels, label_stats, machine, peak_rss_mb, text_table
+from _common import (
+    fit_predict_labels,
+    label_stats,
+    machine,
+    peak_rss_mb,
+    text_table,
+    write_json,
+)
 
 from starlux.data import Dataset
 
@@ -107,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# starlux: train {t_fit:.1f} s, predict {t_pred:.2f} s, peak RSS "
           f"{peak_rss_mb():.0f} MB")
     print(text_table(header, rows))
-    if a.json:
-        a.json.write_text(json.dumps(out, indent=1))
-        print(f"wrote {a.json}")
+    write_json(a.json, out)
     return 0
 
 

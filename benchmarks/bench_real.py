@@ -37,12 +37,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from _common import fit_predict_labels, label_stats, machine, ridge_predict, text_table
+from _common import (
+    fit_predict_labels,
+    label_stats,
+    machine,
+    ridge_predict,
+    text_table,
+    write_json,
+)
 
 from starlux.data import Dataset
 
@@ -188,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             result[t]["bias_minus_raw"] = dbias.tolist()
         print("\ninvariance (target: RMSE / raw within 0.97-1.03, no bias offset)")
         print(text_table(["", *names], inv))
-    if a.json:
-        a.json.write_text(json.dumps(result, indent=1))
-        print(f"wrote {a.json}")
+    write_json(a.json, result)
     return 0
 
 

@@ -49,7 +49,7 @@ from .infer import (
 from .linalg import row_chunks
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
 from .transforms import LinearTransform
-from .units import column_limits
+from .units import column_limits, sample_rows
 
 __all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling",
            "calibrate_errors", "latent_prior"]
@@ -166,12 +166,8 @@ def scatter_step(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: 
 
     Returns ``(ln_s (D,), effective weights (N, D) in the dtype of ivar, chi^2 with them)``.
     """
-    n, d = y.shape
-    size = min(chunk_size, n)
-    resid = np.empty((n, d), dtype=y.dtype)
-    for i, (zc, yc) in enumerate(row_chunks(size, z, y)):
-        part = np.asarray(_residual_chunk(transform, params, zc, yc))
-        resid[i * size:(i + 1) * size] = part[:n - i * size]
+    d = y.shape[1]
+    resid = residuals(transform, params, z, y, chunk_size)
     ivar_host = np.asarray(ivar)
     ln_s, weights, chi2 = [], [], 0.0
     for a in range(0, d, block):
@@ -181,6 +177,20 @@ def scatter_step(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: 
         chi2 += float(c_b)
     return (jnp.asarray(np.concatenate([np.asarray(x) for x in ln_s])),
             jnp.asarray(np.concatenate([np.asarray(x) for x in weights], axis=1)), chi2)
+
+
+def residuals(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: jax.Array,
+              chunk_size: int = 1024) -> np.ndarray:
+    """(N, D) residuals ``y - f(z)`` on the host, computed by chunks of objects and kept
+    in the dtype of ``y`` (float32 residuals are ample for noise estimates and
+    clipping; no float64 (N, D) temporary is formed)."""
+    n, d = y.shape
+    size = min(chunk_size, n)
+    resid = np.empty((n, d), dtype=y.dtype)
+    for i, (zc, yc) in enumerate(row_chunks(size, z, y)):
+        part = np.asarray(_residual_chunk(transform, params, zc, yc))
+        resid[i * size:(i + 1) * size] = part[:n - i * size]
+    return resid
 
 
 @partial(jax.jit, static_argnames=("transform",))
@@ -314,13 +324,12 @@ def _solve_maps(specs, params, data, z, config, names, track: _Tracker, step: st
         track.record(label, **{k: chi2})
 
 
-def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str,
-             ids: Any = None) -> jax.Array:
+def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str) -> jax.Array:
     p = z.shape[1]
     sol = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
                         prox=config.prox, chunk_size=config.chunk_size,
                         precision=config.precision)
-    _check_finite(step, "star", sol.z, ids)
+    _check_finite(step, "star", sol.z)
     track.record(step, **{k: float(jnp.sum(c)) for k, c in sol.chi2.items()})
     return sol.z
 
@@ -339,14 +348,10 @@ def clip_outliers(specs: dict[str, OutputSpec], params: dict[str, Any],
     """
     out, counts = {}, {}
     for k, (y, w) in data.items():
-        n, d = y.shape
-        size = min(chunk_size, n)
         w_host = np.asarray(w)
-        u = np.empty((n, d), dtype=np.float32)
-        for i, (zc, yc, wc) in enumerate(row_chunks(size, z, y, w)):
-            r = np.asarray(_residual_chunk(specs[k].transform, params[k], zc, yc))
-            u[i * size:(i + 1) * size] = (r * np.sqrt(wc))[:n - i * size]
-        rows = np.unique(np.linspace(0, n - 1, min(n, 4096)).astype(int))
+        u = (residuals(specs[k].transform, params[k], z, y, chunk_size)
+             * np.sqrt(w_host)).astype(np.float32)
+        rows = sample_rows(y.shape[0])
         sample = np.where(w_host[rows] > 0, np.abs(u[rows]), np.nan)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # columns with no entry

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column_limits",
-           "screen"]
+           "screen",
+           "sample_rows"]
 
 GROSS_OUTLIER = 10.0
 """Values this many robust spreads from the column median are gross outliers."""
@@ -47,6 +48,14 @@ class ColumnLimits(NamedTuple):
     floor: np.ndarray
 
 
+def sample_rows(n: int, size: int = _SAMPLE_ROWS) -> np.ndarray:
+    """At most ``size`` evenly spaced row indices of ``n`` (for per-column medians and
+    percentiles: ample for the statistics, bounded time and memory for any N)."""
+    if n == 0:
+        return np.zeros(0, int)
+    return np.unique(np.linspace(0, n - 1, min(n, size)).astype(int))
+
+
 def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
                   ) -> ColumnLimits:
     """Per-column gross-outlier bounds and error floors from training data (N, D).
@@ -56,7 +65,7 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     empty bounds (every value outside) and a zero floor.
     """
     n, d = values.shape
-    rows = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(int)) if n else []
+    rows = sample_rows(n)
     v = np.where(missing[rows], np.nan, values[rows]).astype(np.float64)
     e = np.where(missing[rows], np.nan, errors[rows]).astype(np.float64)
     # a column never observed in training has no trained map: at inference every
