@@ -49,7 +49,7 @@ from .infer import (
 from .linalg import row_chunks
 from .model import Lux, LuxModel, OutputSpec, resolve_latents
 from .transforms import LinearTransform
-from .units import column_limits, sample_rows
+from .units import column_limits, sample_rows, screen
 
 __all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling",
            "calibrate_errors", "latent_prior"]
@@ -89,17 +89,20 @@ def make_specs(dataset: Dataset, config: Lux) -> dict[str, OutputSpec]:
     for k, o in dataset.outputs.items():
         observed = ~o.missing
         empty_cols = np.flatnonzero(~observed.any(axis=0))
+        limits = column_limits(o.values, o.errors, o.missing)
         if o.kind == "label":
             if empty_cols.size:
                 raise DataError(f"{k}: label column(s) {[o.names[i] for i in empty_cols]} "
                                 "have no observed value in the training set")
-            center, scale = label_scaling(o.values, observed)
+            # centre and scale from the entries that pass the screening (a few
+            # sentinels must not set the model units)
+            _, _, outlier = screen(np, o.values, o.errors, o.missing, limits)
+            center, scale = label_scaling(o.values, observed & ~outlier)
         else:
             center, scale = np.zeros(o.dim), np.ones(o.dim)
         specs[k] = OutputSpec(name=k, kind=o.kind, names=o.names, wavelength=o.wavelength,
                               center=center, scale=scale, transform=LinearTransform(),
-                              has_scatter=k in scatter,
-                              limits=column_limits(o.values, o.errors, o.missing))
+                              has_scatter=k in scatter, limits=limits)
     return specs
 
 

@@ -8,8 +8,9 @@ are finite), yet one such entry can dominate a least-squares fit. Two column-wis
 limits, learned from the training set and stored with the model, make them harmless:
 
 * **gross outliers**: a value farther than :data:`GROSS_OUTLIER` robust spreads from its
-  column's median (the spread: ``(p97.5 - p2.5) / 4`` of the observed values, at least
-  the column's median error) is treated as missing;
+  column's median (the spread: ``(p97.5 - p2.5) / 4`` of the observed values once those
+  more than :data:`PRESCREEN` MAD-sigmas out are set aside, at least the column's median
+  error) is treated as missing;
 * **error floor**: an error below :data:`ERROR_FLOOR` times its column's median error is
   raised to that floor (an entry cannot carry the weight of more than 16 ordinary ones).
 
@@ -36,6 +37,9 @@ weighs at most 16 ordinary ones; a spectrum at 4x the median SNR keeps full weig
 CLIP_SIGMA = 6.0
 """Residual clipping threshold, in robust standard deviations of the normalised
 residuals (training) or in units of the calibrated noise (inference)."""
+PRESCREEN = 100.0
+"""Values this many MAD-sigmas from the median are left out of the percentiles that set
+the gross-outlier spread (far wider than any real tail: it only removes sentinels)."""
 _SAMPLE_ROWS = 4096
 
 
@@ -76,9 +80,15 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     if seen.any():
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(v[:, seen], axis=0)
-            lo, hi = np.nanpercentile(v[:, seen], [2.5, 97.5], axis=0)
+            vs = v[:, seen]
+            med = np.nanmedian(vs, axis=0)
             med_err = np.nanmedian(e[:, seen], axis=0)
+            # the percentiles would follow a few per cent of sentinels (two 1e30 among
+            # 60 stars set p97.5): values absurdly far out in MAD units leave first
+            mad = 1.4826 * np.nanmedian(np.abs(vs - med), axis=0)
+            wide = PRESCREEN * np.maximum(np.nan_to_num(mad), np.nan_to_num(med_err))
+            vs = np.where(np.abs(vs - med) > np.where(wide > 0, wide, np.inf), np.nan, vs)
+            lo, hi = np.nanpercentile(vs, [2.5, 97.5], axis=0)
         spread = np.maximum((hi - lo) / 4.0, med_err)
         spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
         low[seen] = med - GROSS_OUTLIER * spread
