@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from starlux import Dataset
-from starlux.fit import calibrate_errors, fit_scatter, label_scaling
+from starlux.fit import calibrate_errors, fit_scatter
 from starlux.model import Lux
+from starlux.units import label_scaling
 
 from .conftest import make_bilinear
 
@@ -180,13 +181,15 @@ def test_calibration_is_honest_when_model_error_grows_with_catalogue_error():
 
 
 def test_heldout_prediction_from_prepared_arrays_matches_predict():
-    from starlux.fit import make_specs, predict_prepared, storage_dtype
-    from starlux.infer import prepare_output
+    from starlux.fit import make_specs
+    from starlux.infer import predict_prepared
+    from starlux.linalg import gram_dtype
+    from starlux.units import prepare_output
 
     ds, _ = make_bilinear(n=200, d=30, noise=0.01, label_noise=0.02, seed=3)
     model = Lux(latents=5, reg=10.0, progress=False).fit(ds)
     specs = make_specs(ds, model.config)
-    prep = {k: prepare_output(ds[k], specs[k], storage_dtype(model.config, specs[k]))
+    prep = {k: prepare_output(ds[k], specs[k], gram_dtype(model.config.precision, specs[k].dim))
             for k in specs}
     fast = predict_prepared(model, prep, ["flux"], ["label"])["label"]
     ref = model.predict(ds, inputs=["flux"], outputs=["label"])["label"]

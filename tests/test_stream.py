@@ -10,11 +10,12 @@ import pytest
 
 from starlux.cli import main
 from starlux.data import Dataset
-from starlux.infer import BlockPredictor, predict, resolve_precision
+from starlux.infer import predict
 from starlux.io.chunked import ChunkedDatasetWriter
 from starlux.io.datasets import read_dataset, write_dataset
 from starlux.io.models import load_model
 from starlux.io.predictions import prediction_arrays, write_prediction
+from starlux.linalg import gram_dtype, resolve_precision
 from starlux.model import Lux
 from starlux.stream import partial_path, predict_file
 
@@ -234,7 +235,7 @@ def test_cli_streams_h5_and_resumes(setup, tmp_path, capsys):
     assert main(["predict", str(model_path), str(data), "--out", str(tmp_path / "p.txt")]) == 2
 
 
-def test_precision_option(setup):
+def test_every_precision_gives_the_float64_labels_to_far_below_their_errors(setup):
     model, _, test, _ = setup
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("half")
@@ -244,8 +245,9 @@ def test_precision_option(setup):
         dv = np.abs(p["label"].values - p64["label"].values) / p64["label"].errors
         assert dv.max() < 1e-6
         np.testing.assert_allclose(p["label"].errors, p64["label"].errors, rtol=1e-4)
-    bp = BlockPredictor(model, ["flux"], ["label"], precision="auto")
-    assert bp.gram_dtypes["flux"] == np.float64  # 40 pixels: too few for float32 in auto
+    # 40 pixels: too few for float32 in auto; a spectrum of 600 gets float32 Grams
+    assert gram_dtype("auto", model.specs["flux"].dim) == np.float64
+    assert gram_dtype("auto", 600) == np.float32 and gram_dtype("mixed", 600) == np.float32
 
 
 def test_predict_file_refuses_to_overwrite_its_input(setup):

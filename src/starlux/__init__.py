@@ -32,7 +32,7 @@ except PackageNotFoundError:  # running from a source tree
 _LAZY: dict[str, tuple[str, str | None]] = {
     "Lux": ("starlux.model", "Lux"),
     "LuxModel": ("starlux.model", "LuxModel"),
-    "load_model": ("starlux.io.models", "load_model"),
+    "load_model": ("starlux.model", "load_model"),
     "read_dataset": ("starlux.io.datasets", "read_dataset"),
     "write_dataset": ("starlux.io.datasets", "write_dataset"),
     "Prediction": ("starlux.prediction", "Prediction"),

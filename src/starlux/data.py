@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = ["Output", "Dataset", "LARGE_ERROR", "MIN_FLUX_IVAR", "DataError", "missing_reasons",
-           "is_missing"]
+           "is_missing", "label_folds"]
 
 LARGE_ERROR = 9999.0
 """Errors at or above this value mark an entry as missing (paper §2.1)."""
@@ -318,3 +318,15 @@ class Dataset:
             cols = ", ".join(o.names) if o.kind == "label" else f"{o.dim} pixels"
             lines.append(f"  {k} ({o.kind}): {cols}; {100 * frac:.2f}% missing")
         return "\n".join(lines)
+
+
+def label_folds(dataset: Dataset, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Split the objects with at least one observed label into ``k`` random folds (the
+    one fold rule of training's calibration and of ``starlux cv``). Objects with no
+    label are never held out: they still train every fold's model."""
+    has_label = np.zeros(dataset.n, bool)
+    for o in dataset.outputs.values():
+        if o.kind == "label":
+            has_label |= (~o.missing).any(axis=1)
+    cand = rng.permutation(np.flatnonzero(has_label))
+    return [np.sort(f) for f in np.array_split(cand, k)]

@@ -35,24 +35,23 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import DataError, Dataset
-from .infer import (
-    Prediction,
+from .data import DataError, Dataset, label_folds
+from .infer import predict_prepared, single_threaded_blas
+from .latents import latent_prior, solve_latents
+from .linalg import gram_dtype, row_chunks
+from .spec import LuxConfig, ModelState, OutputSpec, latent_grid, resolve_latents
+from .units import (
     Prepared,
-    _natural_output,
+    column_limits,
     effective_weights,
+    label_scaling,
     prepare_output,
-    prior_terms,
-    single_threaded_blas,
-    solve_latents,
+    sample_rows,
+    screen,
 )
-from .linalg import row_chunks
-from .model import Lux, LuxModel, OutputSpec, resolve_latents
-from .transforms import LinearTransform
-from .units import column_limits, sample_rows, screen
 
-__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "label_scaling",
-           "calibrate_errors", "latent_prior"]
+__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "calibrate_errors",
+           "NumericalError"]
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +59,7 @@ LN_SCATTER_INIT = -8.0
 """Initial ln s (paper Table 1)."""
 
 
-def label_scaling(values: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre (median) and scale ((p97.5 - p2.5) / 4) per column over observed entries."""
-    d = values.shape[1]
-    center, scale = np.zeros(d), np.ones(d)
-    for j in range(d):
-        v = values[observed[:, j], j]
-        if v.size == 0:
-            continue
-        center[j] = np.median(v)
-        lo, hi = np.percentile(v, [2.5, 97.5])
-        s = (hi - lo) / 4.0
-        if not (np.isfinite(s) and s > 0):
-            s = np.std(v) if np.std(v) > 0 else 1.0
-        scale[j] = s
-    return center, scale
-
-
-def make_specs(dataset: Dataset, config: Lux) -> dict[str, OutputSpec]:
+def make_specs(dataset: Dataset, config: LuxConfig) -> dict[str, OutputSpec]:
     """Output specifications (scalings, transforms, scatter flags) from training data."""
     scatter = config.scatter
     if scatter is None:
@@ -101,7 +83,7 @@ def make_specs(dataset: Dataset, config: Lux) -> dict[str, OutputSpec]:
         else:
             center, scale = np.zeros(o.dim), np.ones(o.dim)
         specs[k] = OutputSpec(name=k, kind=o.kind, names=o.names, wavelength=o.wavelength,
-                              center=center, scale=scale, transform=LinearTransform(),
+                              center=center, scale=scale, transform=config.transform_for(k),
                               has_scatter=k in scatter, limits=limits)
     return specs
 
@@ -117,12 +99,18 @@ class FitResult:
     clipped: dict[str, int] = field(default_factory=dict)
 
 
-def map_covariances(specs: dict[str, OutputSpec], data: dict[str, tuple[jax.Array, jax.Array]],
-                    z: jax.Array, prox: float) -> dict[str, np.ndarray]:
-    """(D, P, P) map-row covariances of the label outputs whose transform provides them."""
-    return {k: np.asarray(specs[k].transform.map_covariance(z, w, prox))
-            for k, (_, w) in data.items()
-            if specs[k].kind == "label" and hasattr(specs[k].transform, "map_covariance")}
+def map_covariances(specs: dict[str, OutputSpec], params: dict[str, Any],
+                    data: dict[str, tuple[jax.Array, jax.Array]], z: jax.Array,
+                    prox: float) -> dict[str, np.ndarray]:
+    """Parameter covariances of the label outputs whose transform provides one
+    (:meth:`~starlux.transforms.Transform.param_covariance`)."""
+    out = {}
+    for k, (_, w) in data.items():
+        if specs[k].kind == "label":
+            cov = specs[k].transform.param_covariance(params[k], z, w, prox)
+            if cov is not None:
+                out[k] = np.asarray(cov)
+    return out
 
 
 @partial(jax.jit, static_argnames=("n_iter",))
@@ -235,7 +223,7 @@ def initial_latents(prepared: dict[str, Prepared], specs: dict[str, OutputSpec],
     return jnp.concatenate([z, jnp.zeros((n, n_latents - z.shape[1]))], axis=1)
 
 
-def steps_per_fit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
+def steps_per_fit(config: LuxConfig, names: list[str], specs: dict[str, OutputSpec]) -> int:
     """Number of progress steps (chi^2 evaluations) in one :func:`fit_core` call."""
     n_scatter = sum(specs[k].has_scatter for k in names)
     rounds = config.n_iter + (config.clip is not None)
@@ -243,14 +231,14 @@ def steps_per_fit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -
             + (len(names) if config.refit_maps else 0) + _n_discriminative(config, names, specs))
 
 
-def _n_discriminative(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
+def _n_discriminative(config: LuxConfig, names: list[str], specs: dict[str, OutputSpec]) -> int:
     """Progress steps of :func:`_discriminative_maps` (one per label output)."""
     labels = sum(specs[k].kind == "label" for k in names)
     spectral = len(names) - labels
     return labels if config.discriminative and spectral else 0
 
 
-def steps_per_refit(config: Lux, names: list[str], specs: dict[str, OutputSpec]) -> int:
+def steps_per_refit(config: LuxConfig, names: list[str], specs: dict[str, OutputSpec]) -> int:
     """Number of progress steps in one :func:`refit_core` call."""
     return ((config.fold_rounds or 0) * (len(names) + 1) + len(names)
             + _n_discriminative(config, names, specs))
@@ -329,8 +317,8 @@ def _solve_maps(specs, params, data, z, config, names, track: _Tracker, step: st
 
 def _solve_z(specs, params, data, z, reg, config, track: _Tracker, step: str) -> jax.Array:
     p = z.shape[1]
-    sol = solve_latents(specs, params, data, 2.0 * reg * jnp.eye(p), jnp.zeros(p), z0=z,
-                        prox=config.prox, chunk_size=config.chunk_size,
+    sol = solve_latents(_transforms(specs), params, data, 2.0 * reg * jnp.eye(p),
+                        jnp.zeros(p), z0=z, prox=config.prox, chunk_size=config.chunk_size,
                         precision=config.precision)
     _check_finite(step, "star", sol.z)
     track.record(step, **{k: float(jnp.sum(c)) for k, c in sol.chi2.items()})
@@ -367,18 +355,7 @@ def clip_outliers(specs: dict[str, OutputSpec], params: dict[str, Any],
     return out, counts
 
 
-def latent_prior(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(P,) mean and (P, P) covariance of a Gaussian fitted to latents ``z`` (N, P), with
-    a small ridge on the diagonal (the inference prior, ``prior="empirical"``)."""
-    z = np.asarray(z)
-    mean = z.mean(axis=0)
-    cov = np.cov(z, rowvar=False) if z.shape[0] > 1 else np.eye(z.shape[1])
-    cov = np.atleast_2d(cov)
-    cov = cov + 1e-8 * np.eye(z.shape[1]) * max(np.trace(cov), 1e-8)
-    return mean, cov
-
-
-def _discriminative_maps(specs, params, data, z, config: Lux, track: _Tracker) -> jax.Array:
+def _discriminative_maps(specs, params, data, z, config: LuxConfig, track: _Tracker) -> jax.Array:
     """Re-solve the label maps on the latents the training objects get from their
     spectra alone (with the inference prior), as every new object's latents will be.
 
@@ -396,7 +373,7 @@ def _discriminative_maps(specs, params, data, z, config: Lux, track: _Tracker) -
         return z
     mean, cov = latent_prior(np.asarray(z))
     prec = np.linalg.inv(cov)
-    sol = solve_latents(specs, params, {k: data[k] for k in spectral},
+    sol = solve_latents(_transforms(specs), params, {k: data[k] for k in spectral},
                         jnp.asarray(0.5 * (prec + prec.T)), jnp.asarray(mean),
                         chunk_size=config.chunk_size, precision=config.precision)
     _solve_maps(specs, params, data, sol.z, config, labels, track,
@@ -404,10 +381,8 @@ def _discriminative_maps(specs, params, data, z, config: Lux, track: _Tracker) -
     return sol.z
 
 
-def storage_dtype(config: Lux, spec: OutputSpec) -> Any:
-    """Training storage of an output's values and weights: float32 for spectra in mixed
-    precision (half the memory; every solve uses them in float64), else float64."""
-    return jnp.float32 if config.precision == "mixed" and spec.kind == "spectrum" else jnp.float64
+def _transforms(specs: dict[str, OutputSpec]) -> dict[str, Any]:
+    return {k: s.transform for k, s in specs.items()}
 
 
 def fit_core(
@@ -415,7 +390,7 @@ def fit_core(
     specs: dict[str, OutputSpec],
     n_latents: int,
     reg: float,
-    config: Lux,
+    config: LuxConfig,
     seed: int,
     desc: str = "train",
     bar: Any = None,
@@ -464,7 +439,7 @@ def fit_core(
     z_maps = _discriminative_maps(specs, params, data, z, config, track)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=ln_s, history=track.history,
-                     map_cov=map_covariances(specs, data, z_maps, config.prox),
+                     map_cov=map_covariances(specs, params, data, z_maps, config.prox),
                      weights={k: w for k, (_, w) in raw.items()}, clipped=clipped)
 
 
@@ -474,7 +449,7 @@ def refit_core(
     start: FitResult,
     rows: np.ndarray,
     reg: float,
-    config: Lux,
+    config: LuxConfig,
     desc: str = "refit",
     bar: Any = None,
 ) -> FitResult:
@@ -504,26 +479,15 @@ def refit_core(
     track.close()
     return FitResult(params=params, z=z, ln_scatter=dict(start.ln_scatter),
                      history=track.history,
-                     map_cov=map_covariances(specs, data, z_maps, config.prox))
+                     map_cov=map_covariances(specs, params, data, z_maps, config.prox))
 
 
-def _folds(dataset: Dataset, specs: dict[str, OutputSpec], k: int,
-           rng: np.random.Generator) -> list[np.ndarray]:
-    """Split the objects that have any observed label into ``k`` random folds."""
-    has_label = np.zeros(dataset.n, bool)
-    for name, s in specs.items():
-        if s.kind == "label":
-            has_label |= (~dataset[name].missing).any(axis=1)
-    cand = rng.permutation(np.flatnonzero(has_label))
-    return [np.sort(f) for f in np.array_split(cand, k)]
-
-
-def _model_from_fit(config: Lux, specs, res: FitResult, ids=None) -> LuxModel:
+def _model_from_fit(config: LuxConfig, specs, res: FitResult, ids=None) -> ModelState:
     from . import __version__
 
     z = np.asarray(res.z)
     mean, cov = latent_prior(z)
-    return LuxModel(
+    return ModelState(
         config=config,
         specs=specs,
         params={k: {a: np.asarray(v) for a, v in p.items()} for k, p in res.params.items()},
@@ -647,60 +611,23 @@ def _score(pred, dataset: Dataset, specs) -> float:
     return float(np.mean(errs)) if errs else math.inf
 
 
-def _latent_candidates(config: Lux, n_labels: int, n_dims: int, n_fit: int) -> list[int]:
-    """Latent sizes to try: the configured one, or ``latent_grid`` capped sensibly."""
+def _latent_candidates(config: LuxConfig, n_labels: int, n_dims: int, n_fit: int) -> list[int]:
+    """Latent sizes to try: the configured one, or ``latent_grid`` capped at the smaller
+    of the output dimensions and half the objects a fold model is fitted on."""
     if config.latents is not None:
         return [resolve_latents(config.latents, n_labels)]
-    out: list[int] = []
     cap = max(n_labels + 1, min(n_dims, n_fit // 2))
-    for g in config.latent_grid:
-        g = str(g).strip()
-        if g.lower().endswith("x+1"):
-            p = int(round(float(g[:-3]) * n_labels)) + 1
-        elif g.lower().endswith("x"):
-            p = int(round(float(g[:-1]) * n_labels))
-        else:
-            p = int(g)
-        p = min(max(p, n_labels + 1), cap)
-        if p not in out:
-            out.append(p)
-    return out
+    return [p for _, p in latent_grid(config.latent_grid, n_labels, cap)]
 
 
 REFERENCE_REG = 10.0
 """Omega used while P is being chosen, when Omega is chosen too."""
 
 
-def train(config: Lux, dataset: Dataset) -> LuxModel:
+def train(config: LuxConfig, dataset: Dataset) -> ModelState:
     """Train a Lux model; see the module docstring for the procedure."""
     with single_threaded_blas():  # batched small LAPACK calls: OpenBLAS threads only hurt
         return _train(config, dataset)
-
-
-def predict_prepared(model: LuxModel, prepared: dict[str, Prepared], inputs: list[str],
-                     outputs: list[str]) -> Prediction:
-    """Predict ``outputs`` from already prepared ``inputs`` (model units, as stored for
-    training) with the model's inference prior: the same solve as
-    :meth:`LuxModel.predict` without re-reading and re-preparing the data (used for the
-    held-out folds during training). No label covariances are kept."""
-    data = {}
-    for k in inputs:
-        w = prepared[k].ivar
-        if k in model.ln_scatter:
-            w = effective_weights(w, model.ln_scatter[k])
-        data[k] = (prepared[k].y, w)
-    prec, mean = prior_terms(model)
-    params = {k: {a: jnp.asarray(v) for a, v in model.params[k].items()} for k in model.params}
-    sol = solve_latents(model.specs, params, data, prec, mean, chunk_size=model.config.chunk_size,
-                        want_cov=True, precision=model.config.precision)
-    z = np.asarray(sol.z)
-    outs = {}
-    for k in outputs:
-        tr = model.specs[k].transform
-        vals = np.asarray(tr.apply(params[k], sol.z))
-        fvar = np.asarray(tr.propagate(params[k], sol.z, sol.cov))
-        outs[k] = _natural_output(model, k, vals, fvar, None, z)
-    return Prediction(z=z, z_cov=None, outputs=outs, chi2={}, n_used={}, inputs=tuple(inputs))
 
 
 def _rows(prepared: dict[str, Prepared], rows: np.ndarray) -> dict[str, Prepared]:
@@ -717,7 +644,7 @@ def usable_objects(dataset: Dataset) -> np.ndarray:
     return keep
 
 
-def _train(config: Lux, dataset: Dataset) -> LuxModel:
+def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     keep = usable_objects(dataset)
     if not keep.all():
         log.warning("dropped %d training object(s) with no usable data (every value "
@@ -736,12 +663,12 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
     labels = [k for k, s in specs.items() if s.kind == "label"]
     rng = np.random.default_rng(config.seed)
     seed = config.seed
-    prep = {k: prepare_output(dataset[k], specs[k], storage_dtype(config, specs[k]))
+    prep = {k: prepare_output(dataset[k], specs[k], gram_dtype(config.precision, specs[k].dim))
             for k in specs}
     auto = config.latents is None or config.reg is None
     k = config.folds
     wants_folds = (config.calibrate or auto) and spectral and labels and k >= 2
-    folds = _folds(dataset, specs, k, rng) if wants_folds else []
+    folds = label_folds(dataset, k, rng) if wants_folds else []
     if folds and min(len(f) for f in folds) < 1:
         raise DataError(f"folds={k} is more than the {sum(len(f) for f in folds)} objects "
                         "with labels; use fewer folds")
@@ -771,7 +698,7 @@ def _train(config: Lux, dataset: Dataset) -> LuxModel:
                       else steps_per_refit(config, names, specs))
     bar = tqdm(total=total, desc="training", unit="step", disable=not config.progress)
 
-    def predict_fold(i: int, res: FitResult, cfg: Lux) -> tuple[Dataset, Any]:
+    def predict_fold(i: int, res: FitResult, cfg: LuxConfig) -> tuple[Dataset, Any]:
         hold_ds = dataset.with_outputs(labels).take(folds[i])
         sub = _model_from_fit(cfg, specs, res)
         return hold_ds, predict_prepared(sub, _rows(prep, folds[i]), spectral, labels)

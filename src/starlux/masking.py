@@ -168,9 +168,11 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
     masked predictions; ``extras["masked_labels"]`` lists the labels re-inferred and
     ``extras["masked_z"]`` their latents.
     """
+    import jax
     import jax.numpy as jnp
 
-    from .infer import effective_weights, prepare_output, prior_terms, solve_latents
+    from .latents import prior_terms, solve_latents
+    from .units import effective_weights, prepare_output
 
     spec = model.specs[label_output]
     unknown = [k for k in masks if k not in spec.names]
@@ -182,7 +184,8 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
     ln_s = model.ln_scatter.get(flux_output)
     w = prep.ivar if ln_s is None else effective_weights(prep.ivar, ln_s)
     prec, mean = prior_terms(model, prior)
-    params = {k: {a: jnp.asarray(v) for a, v in p.items()} for k, p in model.params.items()}
+    params = {k: jax.tree_util.tree_map(jnp.asarray, p) for k, p in model.params.items()}
+    transforms = {k: sp.transform for k, sp in model.specs.items()}
     out = pred[label_output]
     values, ferr = out.values.copy(), out.fisher_errors.copy()
     merr = None if out.map_errors is None else out.map_errors.copy()
@@ -195,7 +198,7 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
             raise DataError(f"mask for {name} has shape {keep.shape}, expected "
                             f"({model.specs[flux_output].dim},)")
         wm = jnp.where(jnp.asarray(keep)[None, :], w, 0.0)
-        z, zc, _ = solve_latents(model.specs, params, {flux_output: (prep.y, wm)}, prec, mean,
+        z, zc, _ = solve_latents(transforms, params, {flux_output: (prep.y, wm)}, prec, mean,
                                  chunk_size=chunk_size or model.config.chunk_size,
                                  want_cov=True)
         z, zc = np.asarray(z), np.asarray(zc)
@@ -208,7 +211,7 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
         ferr[:, j] = np.sqrt(np.maximum(var, 0.0))
         map_var = 0.0
         if merr is not None and map_cov is not None:
-            map_var = tr.map_variance(map_cov[j:j + 1], z)[:, 0]
+            map_var = tr.param_variance(pa, map_cov, z)[:, j]
             map_var = map_var * spec.scale[j] ** 2 * c2
             merr[:, j] = np.sqrt(map_var)
         if cov is not None:  # correlations with other labels are not tracked

@@ -1,277 +1,81 @@
-"""The Lux model: configuration (:class:`Lux`) and a trained model (:class:`LuxModel`).
+"""The Lux model: configure it (:class:`Lux`), train it (:meth:`Lux.fit`), and use the
+trained model (:class:`LuxModel`: predict, save, load).
 
 Each object n has latents z_n (P,). Every output k is generated as
 ``y_nk = T_k(z_n) + noise`` with Gaussian noise of the catalogue errors, plus a fitted
 per-dimension scatter ``s_k`` in quadrature where enabled (spectra by default). Label
 outputs are rescaled (centre = median, scale = (p97.5 - p2.5) / 4; paper §4.1) with
 the training set's statistics, which are stored with the model.
+
+These two classes are the top of the package: they add behaviour to the plain data of
+:mod:`starlux.spec` (:class:`~starlux.spec.LuxConfig`,
+:class:`~starlux.spec.ModelState`) by calling :mod:`starlux.fit`, :mod:`starlux.infer`
+and :mod:`starlux.io.models`, none of which imports this module.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, fields
+from typing import Any
 
-import numpy as np
+from .data import Dataset
+from .fit import train
+from .infer import predict
+from .io import models as model_files
+from .prediction import Prediction
+from .spec import LuxConfig, ModelState, OutputSpec, latent_grid, resolve_latents
 
-from .data import DataError, Dataset, Output
-from .transforms import LinearTransform, Transform
-from .units import CLIP_SIGMA, ColumnLimits
-
-if TYPE_CHECKING:
-    from .prediction import Prediction
-
-__all__ = ["Lux", "LuxModel", "OutputSpec", "resolve_latents"]
-
-Prior = Literal["empirical", "l2", "none"]
-
-
-def resolve_latents(latents: int | str, n_labels: int) -> int:
-    """Latent size from an integer or a multiple of the label count (``"4x"``)."""
-    if isinstance(latents, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX]\s*", latents)
-        if m:
-            p = int(round(float(m.group(1)) * n_labels))
-        elif latents.strip().isdigit():
-            p = int(latents)
-        else:
-            raise ValueError(f"latents must be an integer or a multiple like '4x', got {latents!r}")
-    else:
-        p = int(latents)
-    if p < n_labels + 1:
-        raise ValueError(
-            f"latent size P={p} is too small: the initialisation of z (paper eq. 9) needs "
-            f"P >= M + 1 = {n_labels + 1} for M={n_labels} labels"
-        )
-    return p
+__all__ = ["Lux", "LuxModel", "OutputSpec", "load_model", "resolve_latents", "latent_grid"]
 
 
 @dataclass(frozen=True)
-class Lux:
-    """Configuration of a Lux model; :meth:`fit` trains it on a :class:`Dataset`.
+class Lux(LuxConfig):
+    __doc__ = (LuxConfig.__doc__ or "").replace(
+        "Configuration of a Lux model (``Lux`` adds :meth:`~starlux.model.Lux.fit`).",
+        "Configuration of a Lux model; :meth:`fit` trains it on a :class:`Dataset`.")
 
-    Args:
-        latents: latent size P: an int, a multiple of the label count (``"4x"``), or
-            ``None`` to choose P (and ``reg``) on an internal held-out split of the
-            training data.
-        reg: L2 penalty Omega on the latents (loss = chi^2/2 + Omega * sum z^2), or
-            ``None``: chosen from ``reg_grid`` on the held-out fold (after P, which is
-            chosen at Omega = 10) when ``latents`` is None too, else 10. Because the
-            maps are re-solved after the penalised latent step (``refit_maps``),
-            Omega mostly rescales the latents.
-        n_iter: agenda-1 iterations (exact A|z, B|z, z|A,B solves).
-        seed: random seed for the U(0, 1) initial maps and the held-out split.
-        scatter: names of outputs given a fitted extra scatter; ``None`` means every
-            spectrum-kind output.
-        refit_maps: after the penalised latent step, re-solve every map once more
-            (otherwise Omega only shrinks the training latents, not the maps).
-        prox: relative weight of the proximal term that keeps unconstrained
-            directions of the maps at their previous values (min-norm updates).
-        calibrate: learn the per-label model-error term from K-fold held-out
-            predictions of the training objects.
-        folds: K for the calibration folds (the first fold also scores the automatic
-            choice of P / Omega).
-        fold_rounds: how each calibration fold's model is fitted: ``None`` fits it
-            from scratch (agendas 1 and 2: about the cost of the final fit per fold);
-            an int starts from the final fit and re-solves the maps on the fold's
-            training objects only, then that many times the latents and the maps again
-            (the held-out objects enter the fold model only through its starting
-            latents). The default 0 (maps only) costs about one map solve per fold;
-            measured on the benchmarks it calibrates as well as fitting from scratch
-            (emulator std of standardised residuals 0.87-1.01, line toy 1.02-1.21).
-        discriminative: after training, re-solve the label maps on the latents the
-            training objects get from their spectra alone (see
-            :func:`starlux.fit.train`); ``False`` keeps the maps fitted jointly with
-            the labels (the paper's generative recipe).
-        clip: robust fitting (:mod:`starlux.units`): after agenda 1, entries whose
-            normalised residual exceeds ``clip`` robust standard deviations of their
-            column get zero weight (cosmic rays, sentinel labels), and at inference
-            the pixels of each object whose residual exceeds ``clip`` times the
-            calibrated noise are rejected and the latents solved again. Gross
-            outliers and absurdly small errors are screened before any fit either
-            way. ``None`` turns the clipping off.
-        prior: prior on latents at inference: ``"empirical"`` (Gaussian fitted to
-            the training latents), ``"l2"`` (the training penalty Omega), ``"none"``.
-        latent_grid / reg_grid: candidates when choosing automatically (P first at
-            Omega = 10, then Omega at the chosen P: a coordinate search, not the full
-            grid; ``starlux cv`` scans the full grid).
-        chunk_size: objects per block in the batched solves (bounds memory).
-        precision: ``"mixed"`` forms the large Gram products in float32 and refines
-            the solutions to float64 accuracy; ``"float64"`` uses float64 throughout.
-    """
-
-    latents: int | str | None = None
-    reg: float | None = None
-    n_iter: int = 5
-    seed: int = 0
-    scatter: tuple[str, ...] | None = None
-    prox: float = 1e-6
-    refit_maps: bool = True
-    calibrate: bool = True
-    folds: int = 3
-    fold_rounds: int | None = 0
-    discriminative: bool = True
-    clip: float | None = CLIP_SIGMA
-    prior: Prior = "empirical"
-    latent_grid: tuple[str, ...] = ("1x+1", "2x", "4x", "8x")
-    reg_grid: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0)
-    chunk_size: int = 1024
-    precision: Literal["mixed", "float64"] = "mixed"
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        """Reject settings that would train a wrong model without a word."""
-        def bad(what: str) -> None:
-            raise ValueError(f"Lux: {what}")
-
-        if self.reg is not None and not (math.isfinite(float(self.reg)) and self.reg >= 0):
-            bad(f"reg (Omega) must be a finite number >= 0, got {self.reg!r}")
-        if int(self.n_iter) < 1:
-            bad(f"n_iter must be >= 1, got {self.n_iter!r}")
-        if int(self.folds) < 2:
-            bad(f"folds must be >= 2, got {self.folds!r}")
-        if int(self.chunk_size) < 1:
-            bad(f"chunk_size must be >= 1, got {self.chunk_size!r}")
-        if self.fold_rounds is not None and int(self.fold_rounds) < 0:
-            bad(f"fold_rounds must be None or >= 0, got {self.fold_rounds!r}")
-        if self.precision not in ("mixed", "float64"):
-            bad(f"precision must be 'mixed' or 'float64', got {self.precision!r}")
-        if self.prior not in ("empirical", "l2", "none"):
-            bad(f"prior must be 'empirical', 'l2' or 'none', got {self.prior!r}")
-        if self.clip is not None and not (math.isfinite(float(self.clip)) and self.clip > 0):
-            bad(f"clip must be None or a number > 0, got {self.clip!r}")
-        if isinstance(self.latents, int | np.integer) and int(self.latents) < 1:
-            bad(f"latents must be >= 1, got {self.latents!r}")
+    @classmethod
+    def from_config(cls, config: LuxConfig) -> Lux:
+        """The same settings as a :class:`Lux` (for configurations read from files)."""
+        if isinstance(config, cls):
+            return config
+        return cls(**{f.name: getattr(config, f.name) for f in fields(LuxConfig)})
 
     def fit(self, dataset: Dataset) -> LuxModel:
         """Train on ``dataset`` (see :func:`starlux.fit.train`)."""
-        from .fit import train
-
-        return train(self, dataset)
-
-    def replace(self, **kw: Any) -> Lux:
-        return replace(self, **kw)
+        return LuxModel.from_state(train(self, dataset))
 
 
 @dataclass
-class OutputSpec:
-    """What a trained model knows about one output block."""
+class LuxModel(ModelState):
+    __doc__ = (ModelState.__doc__ or "").replace(
+        "The fitted state of a Lux model (``LuxModel`` adds predict / save / load).",
+        "A trained Lux model: :meth:`predict`, :meth:`save`, :meth:`load`.")
 
-    name: str
-    kind: str
-    names: tuple[str, ...]
-    wavelength: np.ndarray | None
-    center: np.ndarray  # (D,) subtracted before fitting (0 for spectra)
-    scale: np.ndarray  # (D,) divided after centring (1 for spectra)
-    transform: Transform = field(default_factory=LinearTransform)
-    has_scatter: bool = False
-    limits: ColumnLimits | None = None  # screening limits (starlux.units); None: none
-
-    @property
-    def dim(self) -> int:
-        return len(self.center)
-
-
-@dataclass
-class LuxModel:
-    """A trained Lux model.
-
-    Attributes:
-        config: the :class:`Lux` configuration it was trained with (after any
-            automatic choice, ``latents`` is the integer P and ``reg`` a float).
-        specs: per output, names / wavelengths / scalings / transform.
-        params: per output, the transform parameters (``{"W": (D, P)}`` if linear).
-        ln_scatter: per output with scatter, ln s (D,) in the output's units.
-        z_train: (N_train, P) latents of the training objects.
-        prior_mean, prior_cov: (P,), (P, P) Gaussian fitted to the training latents.
-        model_error: per label output, (D,) extra error in natural units learned on
-            held-out objects and added in quadrature to the Fisher errors.
-        robust: per output, the training entries screened as gross outliers and
-            clipped by the robust fit (``Lux.clip``).
-        error_scale: per label output, the factor c (learned with ``model_error``)
-            that multiplies its statistical (Fisher and map) errors.
-        map_cov: per label output with a linear map, (D, P, P) covariance of each row
-            of the map (model units) from its weighted least-squares fit: the
-            uncertainty of the map learned from a finite, noisy training set. A
-            prediction's label variance gains ``z^T C_d z`` (times scale^2).
-        history: training chi^2 after each step, as (step name, total chi^2).
-        selection: table of the automatic P / Omega choice, if one was made.
-    """
-
-    config: Lux
-    specs: dict[str, OutputSpec]
-    params: dict[str, dict[str, np.ndarray]]
-    ln_scatter: dict[str, np.ndarray]
-    z_train: np.ndarray
-    prior_mean: np.ndarray
-    prior_cov: np.ndarray
-    model_error: dict[str, np.ndarray] = field(default_factory=dict)
-    error_scale: dict[str, float] = field(default_factory=dict)
-    robust: dict[str, dict[str, int]] = field(default_factory=dict)
-    map_cov: dict[str, np.ndarray] = field(default_factory=dict)
-    history: list[tuple[str, float]] = field(default_factory=list)
-    selection: list[dict[str, Any]] = field(default_factory=list)
-    train_ids: np.ndarray | None = None
-    version: str = ""
-
-    @property
-    def n_latents(self) -> int:
-        return int(self.z_train.shape[1])
-
-    @property
-    def reg(self) -> float:
-        return float(self.config.reg or 0.0)
-
-    @property
-    def output_names(self) -> list[str]:
-        return list(self.specs)
-
-    @property
-    def label_outputs(self) -> list[str]:
-        return [k for k, s in self.specs.items() if s.kind == "label"]
-
-    @property
-    def spectral_outputs(self) -> list[str]:
-        return [k for k, s in self.specs.items() if s.kind == "spectrum"]
+    @classmethod
+    def from_state(cls, state: ModelState) -> LuxModel:
+        """Wrap a fitted :class:`~starlux.spec.ModelState` (no copies)."""
+        values = {f.name: getattr(state, f.name) for f in fields(ModelState)}
+        values["config"] = Lux.from_config(state.config)
+        return cls(**values)
 
     def predict(self, dataset: Dataset, inputs: Sequence[str] | None = None,
                 outputs: Sequence[str] | None = None, **kw: Any) -> Prediction:
         """Infer latents from ``inputs``, predict ``outputs`` (:func:`starlux.infer.predict`)."""
-        from .infer import predict
-
         return predict(self, dataset, inputs=inputs, outputs=outputs, **kw)
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write a versioned HDF5 model file atomically."""
-        from .io.models import save_model
-
-        save_model(path, self)
+        model_files.save_model(path, self)
 
     @classmethod
-    def load(cls, path: str) -> LuxModel:
-        from .io.models import load_model
+    def load(cls, path: str | os.PathLike) -> LuxModel:
+        """Read a model file (:func:`starlux.io.models.load_model`)."""
+        return cls.from_state(model_files.load_model(path))
 
-        return load_model(path)
 
-    def check_compatible(self, dataset: Dataset, names: Sequence[str]) -> None:
-        """Raise a :class:`DataError` if ``dataset``'s outputs ``names`` don't match."""
-        for k in names:
-            if k not in self.specs:
-                raise DataError(f"model has no output {k!r}; it has {list(self.specs)}")
-            o: Output = dataset[k]
-            spec = self.specs[k]
-            if spec.kind == "label":
-                if tuple(o.names) != spec.names:
-                    missing = [s for s in spec.names if s not in o.names]
-                    if missing:
-                        raise DataError(f"{k}: dataset lacks label column(s) {missing}")
-            elif o.dim != spec.dim:
-                raise DataError(
-                    f"{k}: dataset has {o.dim} pixels but the model was trained on {spec.dim}"
-                )
-            elif (o.wavelength is not None and spec.wavelength is not None
-                  and not np.allclose(o.wavelength, spec.wavelength, rtol=1e-7)):
-                raise DataError(f"{k}: wavelength grid differs from the model's")
+def load_model(path: str | os.PathLike) -> LuxModel:
+    """Read a model file written by :meth:`LuxModel.save`."""
+    return LuxModel.load(path)

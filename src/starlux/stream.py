@@ -49,7 +49,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data import DataError, Dataset
-from .infer import BlockPredictor, Prediction, aligned_empty, resolve_io, resolve_precision
+from .infer import BlockPredictor, Prediction, aligned_empty, resolve_io
 from .io.atomic import atomic_path
 from .io.chunked import dataset_info, iter_dataset_chunks
 from .io.datasets import decode_strings
@@ -57,6 +57,7 @@ from .io.errors import FileFormatError
 from .io.locks import output_lock
 from .io.paths import check_output
 from .io.predictions import prediction_arrays, write_table
+from .linalg import resolve_precision
 from .model import LuxModel
 from .tables import label_table, table_meta
 
@@ -435,9 +436,7 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
     """The body of :func:`predict_file`, run while holding the output's lock."""
     model_id = None
     if not isinstance(model, LuxModel):
-        from .io.models import load_model
-
-        loaded = load_model(model)  # a clear error for a missing or corrupt file first
+        loaded = LuxModel.load(model)  # a clear error for a missing or corrupt file first
         model_id = model_checksum(model)
         model = loaded
     model_id = model_id or model_checksum(model)

@@ -1,5 +1,12 @@
-"""Robust screening of output values: the limits learned from a training set and the
-rule that applies them, identically at training and at inference.
+"""Model units: every output's values and errors on their way into the model, by one
+rule at training and at inference.
+
+* :func:`prepare_output` / :func:`model_units`: values centred and scaled (labels:
+  ``(v - c) / d``; spectra unchanged), inverse variances ``1 / sigma^2`` (0 for entries
+  missing under :mod:`starlux.data`'s rule), after the screening below;
+* :func:`effective_weights`: ``1 / (sigma^2 + s^2)`` with an output's fitted scatter;
+* the robust screening: limits learned from a training set (:func:`column_limits`) and
+  the rule that applies them (:func:`screen`).
 
 Catalogues carry sentinel values with ordinary-looking errors (-9999, 1e10) and errors
 of zero or 1e-30; spectra carry cosmic rays and dead pixels with normal errors. The
@@ -21,13 +28,22 @@ of the fit (:mod:`starlux.fit`, and per star at inference in :mod:`starlux.infer
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from .data import Output, is_missing
+
+if TYPE_CHECKING:
+    from .model import OutputSpec
+
 __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column_limits",
-           "screen",
-           "sample_rows"]
+           "screen", "sample_rows", "label_scaling", "Prepared", "prepare_output", "model_units",
+           "effective_weights"]
 
 GROSS_OUTLIER = 10.0
 """Values this many robust spreads from the column median are gross outliers."""
@@ -113,3 +129,105 @@ def screen(xp: Any, values: Any, errors: Any, missing: Any, limits: ColumnLimits
     outlier = ~missing & ((values < low) | (values > high))
     errors = xp.maximum(errors, xp.asarray(floor, dtype=errors.dtype))
     return errors, missing | outlier, outlier
+
+
+def label_scaling(values: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (median) and scale ((p97.5 - p2.5) / 4) per column over observed entries."""
+    d = values.shape[1]
+    center, scale = np.zeros(d), np.ones(d)
+    for j in range(d):
+        v = values[observed[:, j], j]
+        if v.size == 0:
+            continue
+        center[j] = np.median(v)
+        lo, hi = np.percentile(v, [2.5, 97.5])
+        s = (hi - lo) / 4.0
+        if not (np.isfinite(s) and s > 0):
+            s = np.std(v) if np.std(v) > 0 else 1.0
+        scale[j] = s
+    return center, scale
+
+
+@dataclass
+class Prepared:
+    """One output in model units: values (missing -> 0) and inverse variances."""
+
+    y: jax.Array  # (N, D)
+    ivar: jax.Array  # (N, D), 0 where missing
+    outliers: int = 0  # entries removed by the screening limits
+
+    @property
+    def observed(self) -> jax.Array:
+        return self.ivar > 0
+
+
+@jax.jit
+def effective_weights(ivar: jax.Array, ln_scatter: jax.Array | np.ndarray | None) -> jax.Array:
+    """1 / (sigma^2 + s^2) for observed entries, 0 for missing ones (dtype of ivar)."""
+    s2 = jnp.exp(2.0 * jnp.asarray(ln_scatter))
+    safe = jnp.where(ivar > 0, ivar, 1.0)
+    return jnp.where(ivar > 0, safe / (1.0 + s2 * safe), 0.0).astype(ivar.dtype)
+
+
+def model_units(values: jax.Array, errors: jax.Array, missing: jax.Array | None,
+                center: jax.Array, scale: jax.Array, ln_scatter: jax.Array | None,
+                limits: ColumnLimits | None, spectrum: bool, identity: bool = False,
+                ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Values and weights of one block (n, D) in model units (call inside jitted code).
+
+    With ``missing=None`` the missing-entry rule of :mod:`starlux.data` is applied here
+    to raw (float32 or float64) arrays, in the same pass; then the screening limits,
+    then ``1 / sigma^2`` (times ``scale^2``) and, with ``ln_scatter``, the effective
+    weights. ``identity``: the output's centre is 0 and scale 1 (as for spectra), so
+    the values keep their own dtype (exactly; half the memory traffic for float32
+    data); the weights are float64. Returns ``(y, w, outliers)``: w > 0 exactly where
+    the entry is used; ``outliers`` (n,) the entries per object the screening removed.
+    """
+    v = values.astype(jnp.float64)
+    e = errors.astype(jnp.float64)
+    if missing is None:
+        missing = is_missing(jnp, values, errors, spectrum)
+    e, missing, outlier = screen(jnp, v, e, missing, limits)
+    inv = 1.0 / jnp.where(missing, 1.0, e) ** 2
+    w = jnp.where(missing, 0.0, inv) * scale**2
+    if identity:
+        y = jnp.where(w > 0, values, jnp.zeros((), values.dtype))
+    else:
+        y = jnp.where(w > 0, (v - center) / scale, 0.0)
+    if ln_scatter is not None:
+        w = effective_weights(w, ln_scatter)
+    return y, w, jnp.sum(outlier, axis=1, dtype=jnp.int32)
+
+
+@partial(jax.jit, static_argnames=("spectrum",))
+def _model_units_block(values, errors, missing, center, scale, limits, spectrum):
+    return model_units(values, errors, missing, center, scale, None, limits, spectrum)
+
+
+def prepare_output(o: Output, spec: OutputSpec, dtype: Any = jnp.float64) -> Prepared:
+    """A whole :class:`~starlux.data.Output` in model units (:func:`model_units`, by
+    blocks of rows: no float64 (N, D) temporaries), stored as ``dtype`` (training keeps
+    spectra as float32 in mixed precision: half the memory; every solve uses them in
+    float64). Label columns are put in the model's order first."""
+    if spec.kind == "label" and tuple(o.names) != spec.names:
+        o = o.select(spec.names)
+    y = np.empty(o.values.shape, dtype=dtype)
+    w = np.empty(o.values.shape, dtype=dtype)
+    limits = None if spec.limits is None else ColumnLimits(
+        *(jnp.asarray(x, jnp.float64) for x in spec.limits))
+    center = jnp.asarray(spec.center, jnp.float64)
+    scale = jnp.asarray(spec.scale, jnp.float64)
+    outliers, rows = 0, 4096
+    for a in range(0, o.n, rows):
+        part = o.take(slice(a, a + rows))
+        ya, wa, out = _model_units_block(part.values.astype(np.float64),
+                                         part.errors.astype(np.float64), part.missing,
+                                         center, scale, limits, spectrum=spec.kind != "label")
+        wa = np.asarray(wa)
+        if np.dtype(dtype) == np.float32 and float(np.max(wa, initial=0.0)) > 1e30:
+            # inverse variances beyond float32's range: keep this output in float64
+            return prepare_output(o, spec, jnp.float64)
+        outliers += int(np.sum(out))
+        w[a:a + rows] = wa
+        y[a:a + rows] = np.asarray(ya)
+    return Prepared(jnp.asarray(y), jnp.asarray(w), outliers)

@@ -73,7 +73,7 @@ def test_cv_cli_picks_true_latent_size(tmp_path):
     for key in ("chi2_flux_median", "chi2_labels_median", "rmse_scaled_median"):
         assert all(np.isfinite(float(r[key])) for r in summary)
     # parallel results equal a serial in-process computation of the same task
-    from starlux.fit import label_scaling
+    from starlux.units import label_scaling
 
     folds = make_folds(ds, 3, seed=0)
     o = ds["label"]

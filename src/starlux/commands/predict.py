@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..io.locks import output_lock
-    from ..io.models import load_model
+    from ..model import load_model
 
     check_output(args.out, [args.model, args.data_file])
     if Path(args.out).suffix.lower() not in PREDICTION_SUFFIXES:  # before, not after, the work

@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluate.report import make_report
     from ..io.datasets import read_dataset
-    from ..io.models import load_model
+    from ..model import load_model
 
     model = load_model(args.model)
     ds = read_dataset(args.data_file)

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluate.similar import rank_similar, resolve_reference
     from ..io.datasets import read_dataset
     from ..io.locks import output_lock
-    from ..io.models import load_model
+    from ..model import load_model
 
     ref_files = args.reference if len(args.reference) == 1 else []
     check_output(args.out, [args.model, args.data_file, *ref_files])

@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data import DataError, Dataset
-from ..model import Lux, LuxModel, resolve_latents
+from ..data import DataError, Dataset, label_folds
+from ..model import Lux, LuxModel, latent_grid
 
 __all__ = ["CVResult", "cross_validate", "choose_best", "heldout_chi2", "make_folds",
            "parse_latent_grid", "parse_reg_grid", "SELECT_METRICS", "write_cv"]
@@ -61,32 +61,10 @@ SELECT_METRICS = ("label_chi2", "chi2_flux", "chi2_labels", "chi2_sum", "rmse_sc
 
 
 def parse_latent_grid(spec: str | Sequence[str | int], n_labels: int) -> list[tuple[str, int]]:
-    """``"1x,2x,4x,8x"`` (or integers) -> [(as written, P)], duplicates removed.
-
-    A multiple ``"kx"`` is k times the number of labels M. P is raised to the
-    minimum M + 1 that the eq. 9 initialisation needs (so ``"1x"`` means P = M + 1).
-    """
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[tuple[str, int]] = []
-    seen: set[int] = set()
-    for item in items:
-        s = str(item).strip()
-        if not s:
-            continue
-        try:
-            p = resolve_latents(s, n_labels)
-        except ValueError:
-            if s.lower().endswith("x") or s.isdigit():
-                p = n_labels + 1  # below the minimum: raise it to M + 1
-            else:
-                raise ValueError(f"latent grid entry {s!r}: use integers or multiples of "
-                                 "the label count like '4x'") from None
-        if p not in seen:
-            seen.add(p)
-            out.append((s, p))
-    if not out:
-        raise ValueError("empty latent grid")
-    return out
+    """``"1x,2x,4x,8x"`` (or integers) -> [(as written, P)], duplicates removed: the
+    grammar of :func:`starlux.spec.latent_grid` (``"kx"`` is k times the label count M;
+    P is raised to the M + 1 the eq. 9 initialisation needs)."""
+    return latent_grid(spec, n_labels)
 
 
 def parse_reg_grid(spec: str | Sequence[float]) -> list[float]:
@@ -110,20 +88,15 @@ def parse_reg_grid(spec: str | Sequence[float]) -> list[float]:
 
 
 def make_folds(dataset: Dataset, k: int, seed: int = 0) -> list[np.ndarray]:
-    """Split the objects that have at least one observed label into ``k`` random folds.
-
-    Objects with no label at all are never held out (they still train every model).
-    """
-    labels = [name for name, o in dataset.outputs.items() if o.kind == "label"]
-    has_label = np.zeros(dataset.n, bool)
-    for name in labels:
-        has_label |= (~dataset[name].missing).any(axis=1)
-    cand = np.random.default_rng(seed).permutation(np.flatnonzero(has_label))
+    """:func:`starlux.data.label_folds` with a seed, after checking there are enough
+    labelled objects for ``k`` folds."""
     if k < 2:
         raise ValueError(f"need at least 2 folds, got {k}")
-    if len(cand) < 2 * k:
-        raise DataError(f"only {len(cand)} labelled objects: too few for {k} folds")
-    return [np.sort(f) for f in np.array_split(cand, k)]
+    folds = label_folds(dataset, k, np.random.default_rng(seed))
+    if sum(len(f) for f in folds) < 2 * k:
+        raise DataError(f"only {sum(len(f) for f in folds)} labelled objects: too few for "
+                        f"{k} folds")
+    return folds
 
 
 # ------------------------------------------------------------------------- the metric
@@ -340,7 +313,7 @@ def cross_validate(
     """
     from tqdm.auto import tqdm
 
-    from ..fit import label_scaling
+    from ..units import label_scaling
 
     if select not in SELECT_METRICS:
         raise ValueError(f"unknown selection metric {select!r}; use one of {SELECT_METRICS}")

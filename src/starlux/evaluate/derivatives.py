@@ -2,7 +2,9 @@
 
 With linear transforms, labels are predicted from a spectrum f as l = c + S A z(f),
 with S = diag(label scales), c the label centres, and z(f) the latents inferred from
-the spectrum. Two versions of d l / d f (an (M, Lambda) matrix) are available:
+the spectrum. For any other transform, A and B are the transforms' Jacobians at the
+mean training latent (the local derivative there). Two versions of d l / d f (an
+(M, Lambda) matrix) are available:
 
 * ``method="pinv"`` — the paper's eq. 13, ``S A B^+`` with B^+ the Moore–Penrose
   pseudo-inverse of B (unweighted, no prior);
@@ -21,30 +23,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import jax.numpy as jnp
 import numpy as np
 
 from ..data import DataError, Dataset
+from ..latents import prior_terms
 from ..model import LuxModel
+from ..units import effective_weights, prepare_output
 
 __all__ = ["derivative_spectra", "object_weights", "inference_jacobian"]
 
 
-def _linear_maps(model: LuxModel, label_output: str, flux_output: str
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    for k in (label_output, flux_output):
-        if k not in model.specs:
-            raise DataError(f"model has no output {k!r}; it has {model.output_names}")
-        if "W" not in model.params[k]:
-            raise DataError(f"{k}: derivative spectra need a linear transform (a W matrix)")
-    return np.asarray(model.params[label_output]["W"]), np.asarray(model.params[flux_output]["W"])
+def _jacobian(model: LuxModel, output: str) -> np.ndarray:
+    """(D, P) d output / d z of one output at the mean training latent (model units)."""
+    if output not in model.specs:
+        raise DataError(f"model has no output {output!r}; it has {model.output_names}")
+    z = jnp.asarray(model.prior_mean)[None, :]
+    params = {k: jnp.asarray(v) for k, v in model.params[output].items()}
+    return np.asarray(model.specs[output].transform.jacobian(params, z))[0]
 
 
 def object_weights(model: LuxModel, dataset: Dataset, index: int,
                    flux_output: str = "flux") -> np.ndarray:
     """(Lambda,) inference weights 1 / (sigma^2 + s^2) of one object, 0 where missing,
     in model units (the W of :func:`inference_jacobian`)."""
-    from ..infer import effective_weights, prepare_output
-
     o = dataset[flux_output].take(np.array([index]))
     prep = prepare_output(o, model.specs[flux_output])
     ln_s = model.ln_scatter.get(flux_output)
@@ -56,9 +58,7 @@ def inference_jacobian(model: LuxModel, weights: np.ndarray, flux_output: str = 
                        prior: str | None = None) -> np.ndarray:
     """(P, Lambda) d z / d f of the inference map, ``(B^T W B + Lambda)^-1 B^T W``, in
     model units, for pixel weights ``weights`` (Lambda,)."""
-    from ..infer import prior_terms
-
-    b = np.asarray(model.params[flux_output]["W"])
+    b = _jacobian(model, flux_output)
     w = np.asarray(weights, dtype=float)
     if w.shape != (b.shape[0],):
         raise DataError(f"weights have shape {w.shape}, expected ({b.shape[0]},)")
@@ -95,7 +95,7 @@ def derivative_spectra(
     """
     if method not in ("pinv", "weighted"):
         raise ValueError(f"unknown method {method!r}; use 'pinv' or 'weighted'")
-    a, b = _linear_maps(model, label_output, flux_output)
+    a, b = _jacobian(model, label_output), _jacobian(model, flux_output)
     lspec, fspec = model.specs[label_output], model.specs[flux_output]
     n_pix = b.shape[0]
     if method == "weighted" and weights is None:

@@ -31,8 +31,8 @@ import h5py
 import numpy as np
 from packaging.version import InvalidVersion, Version
 
-from ..model import Lux, LuxModel, OutputSpec
-from ..transforms import TRANSFORMS
+from ..spec import LuxConfig, ModelState, OutputSpec
+from ..transforms import TRANSFORMS, transform_from_config
 from ..units import ColumnLimits
 from .atomic import atomic_path
 from .errors import FileFormatError
@@ -43,12 +43,11 @@ FORMAT_NAME = "starlux-model"
 FORMAT_VERSION = 1
 
 
-def _config_json(config: Lux) -> str:
-    d = dataclasses.asdict(config)
-    return json.dumps(d)
+def _config_json(config: LuxConfig) -> str:
+    return json.dumps(config.settings())
 
 
-def save_model(path: str | os.PathLike, model: LuxModel) -> None:
+def save_model(path: str | os.PathLike, model: ModelState) -> None:
     """Write ``model`` to ``path`` (HDF5) atomically."""
     from .. import __version__
 
@@ -137,8 +136,9 @@ def _check_versions(path: Path, attrs: h5py.AttributeManager) -> None:
                       "expected", UserWarning, stacklevel=3)
 
 
-def load_model(path: str | os.PathLike) -> LuxModel:
-    """Read a model file; raises :class:`FileFormatError` naming the problem."""
+def load_model(path: str | os.PathLike) -> ModelState:
+    """Read a model file; raises :class:`FileFormatError` naming the problem.
+    (:meth:`starlux.model.LuxModel.load` wraps the result with its methods.)"""
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such model file")
@@ -160,8 +160,11 @@ def load_model(path: str | os.PathLike) -> LuxModel:
             for key in ("scatter", "latent_grid", "reg_grid"):
                 if cfg.get(key) is not None:
                     cfg[key] = tuple(cfg[key])
-            known = {fld.name for fld in dataclasses.fields(Lux)}
-            config = Lux(**{k: v for k, v in cfg.items() if k in known})
+            if cfg.get("transforms"):
+                cfg["transforms"] = {k: transform_from_config(name, options)
+                                     for k, (name, options) in cfg["transforms"].items()}
+            known = {fld.name for fld in dataclasses.fields(LuxConfig)}
+            config = LuxConfig(**{k: v for k, v in cfg.items() if k in known})
             order = json.loads(_str(f["outputs"].attrs["order"]))
             specs, params, ln_s, model_err, map_cov = {}, {}, {}, {}, {}
             error_scale: dict[str, float] = {}
@@ -171,7 +174,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                 if tname not in TRANSFORMS:
                     raise FileFormatError(f"{path}: output {name!r} uses unknown transform "
                                           f"{tname!r}")
-                tr = TRANSFORMS[tname](**json.loads(_str(g.attrs["transform_config"])))
+                tr = transform_from_config(tname, json.loads(_str(g.attrs["transform_config"])))
                 specs[name] = OutputSpec(
                     name=name, kind=_str(g.attrs["kind"]),
                     names=tuple(_str(s) for s in g["names"][()]),
@@ -195,7 +198,7 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                 ids = tr_g["ids"][()]
                 if ids.dtype == object:
                     ids = np.array([_str(x) for x in ids])
-            model = LuxModel(
+            model = ModelState(
                 config=config, specs=specs, params=params, ln_scatter=ln_s,
                 z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
                 prior_cov=lat["prior_cov"][()], model_error=model_err, map_cov=map_cov,
@@ -212,8 +215,11 @@ def load_model(path: str | os.PathLike) -> LuxModel:
                                   ) from None
     p = model.n_latents
     for name, pr in model.params.items():
+        # the shapes the transform itself gives for this output and latent size
+        expected = specs[name].transform.init(np.random.default_rng(0), p, specs[name].dim)
         for k, v in pr.items():
-            if v.ndim == 2 and v.shape != (specs[name].dim, p):
+            want = np.shape(expected.get(k, v))
+            if k in expected and v.shape != want and not (k == "b" and v.size == 0):
                 raise FileFormatError(f"{path}: output {name!r} parameter {k!r} has shape "
-                                      f"{v.shape}, expected {(specs[name].dim, p)}")
+                                      f"{v.shape}, expected {want}")
     return model

@@ -1,12 +1,4 @@
-"""Transforms: maps from latents z (N, P) to one output (N, D).
-
-The fitting and inference code talks to transforms only through the methods of
-:class:`Transform`, so a nonlinear transform (an MLP, a Gaussian process) can be added
-by subclassing and defining :meth:`Transform.init` and :meth:`Transform.apply`; the
-generic Gauss–Newton latent step and the optax L-BFGS parameter step then work
-unchanged. :class:`LinearTransform` (the paper's A and B) overrides both with exact
-weighted least-squares solves.
-"""
+"""The paper's linear maps, ``y = z W^T + b``, with exact weighted least-squares solves."""
 
 from __future__ import annotations
 
@@ -16,121 +8,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from .linalg import (
+from ..linalg import (
     cho_solve_factor,
+    gram_dtype,
     gram_packed_per_column,
-    gram_per_row,
     packed_outer,
     pseudo_inverse_spd,
     row_chunks,
+    unpack_index,
     unpack_symmetric,
 )
+from .base import Params, Transform
 
-__all__ = ["Transform", "LinearTransform", "TRANSFORMS", "offset", "design"]
-
-Params = dict[str, jax.Array]
-
-
-class Transform:
-    """Base class: a differentiable map ``y = f(params, z)`` applied row-wise.
-
-    Subclasses must define :meth:`init` and :meth:`apply`; everything else has a
-    generic (autodiff) implementation. ``is_linear`` tells the fitter whether one
-    Gauss–Newton step is exact.
-    """
-
-    name: str = "transform"
-    is_linear: bool = False
-
-    def init(self, rng: np.random.Generator, n_latents: int, dim: int) -> Params:
-        """Initial parameters drawn from ``rng`` (a nonlinear transform may derive a JAX
-        key from it: ``jax.random.PRNGKey(rng.integers(2**31))``)."""
-        raise NotImplementedError
-
-    def apply(self, params: Params, z: jax.Array) -> jax.Array:
-        """(N, P) latents -> (N, D) predicted output."""
-        raise NotImplementedError
-
-    def jacobian(self, params: Params, z: jax.Array) -> jax.Array:
-        """(N, D, P): d output / d z for each object."""
-        one = lambda zz: self.apply(params, zz[None])[0]  # noqa: E731
-        return jax.vmap(jax.jacfwd(one))(z)
-
-    def propagate(self, params: Params, z: jax.Array, cov: jax.Array,
-                  full: bool = False) -> jax.Array:
-        """Linearised covariance of the output given latent covariance ``cov`` (N, P, P).
-
-        Returns the (N, D) variances, or the (N, D, D) covariances if ``full``.
-        """
-        jac = self.jacobian(params, z)
-        if full:
-            return jnp.einsum("ndp,npq,neq->nde", jac, cov, jac)
-        return jnp.einsum("ndp,npq,ndq->nd", jac, cov, jac)
-
-    def precompute(self, params: Params, dtype: Any = None) -> Any:
-        """Anything reused across chunks of objects in :meth:`latent_system`
-        (``dtype``: the precision the latent Gram matrices may be formed in)."""
-        return None
-
-    def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                      cache: Any = None) -> tuple[jax.Array, jax.Array]:
-        """Gauss–Newton normal equations for the latents, linearised at ``z``.
-
-        Returns ``(H, g)`` of shapes (N, P, P) and (N, P) such that the updated latents
-        solve ``(sum_k H_k + prior) z_new = sum_k g_k``:
-        ``H = J^T W J`` and ``g = J^T W (y - f(z)) + H z``.
-        """
-        jac = self.jacobian(params, z)
-        r = y - self.apply(params, z)
-        h = jnp.einsum("ndp,nd,ndq->npq", jac, w, jac)
-        g = jnp.einsum("ndp,nd->np", jac, w * r) + jnp.einsum("npq,nq->np", h, z)
-        return h, g
-
-    def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
-        """(N, P): ``J^T v`` per object for output-space vectors ``v`` (N, D)."""
-        _, vjp = jax.vjp(lambda zz: self.apply(params, zz), z)
-        return vjp(v)[0]
-
-    def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                   prox: float = 1e-8, precision: str = "mixed", chunk_size: int = 1024,
-                   max_iter: int = 200) -> tuple[Params, float]:
-        """Weighted least squares for the parameters at fixed latents.
-
-        Minimises ``0.5 sum w (y - f(z))^2 + 0.5 prox_scale ||params - params_prev||^2``
-        with optax L-BFGS (generic path for nonlinear transforms).
-
-        Returns the new parameters and this output's chi^2, ``sum w (y - f(z))^2``, at
-        them.
-        """
-        prev = params
-        scale = prox * (jnp.sum(w) / max(w.shape[1], 1) + 1e-12)
-
-        def loss(p: Params) -> jax.Array:
-            r = y - self.apply(p, z)
-            pen = sum(jnp.sum((p[k] - prev[k]) ** 2) for k in p)
-            return 0.5 * jnp.sum(w * r**2) + 0.5 * scale * pen
-
-        opt = optax.lbfgs()
-        state = opt.init(params)
-        value_and_grad = optax.value_and_grad_from_state(loss)
-
-        @jax.jit
-        def step(p: Params, s: Any) -> tuple[Params, Any]:
-            v, g = value_and_grad(p, state=s)
-            u, s = opt.update(g, s, p, value=v, grad=g, value_fn=loss)
-            return optax.apply_updates(p, u), s
-
-        for _ in range(max_iter):
-            params, state = step(params, state)
-        r = y - self.apply(params, z)
-        return params, float(jnp.sum(w * r * r))
-
-    # --- serialisation -------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments (stored in model files)."""
-        return {}
+__all__ = ["LinearTransform", "offset", "design"]
 
 
 class LinearTransform(Transform):
@@ -147,13 +38,7 @@ class LinearTransform(Transform):
     """
 
     name = "linear"
-    is_linear = True
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
+    exact_latents = True
 
     def init(self, rng: np.random.Generator, n_latents: int, dim: int) -> Params:
         """``W ~ U(0, 1)`` as in the paper's Table 1, ``b = 0``."""
@@ -161,6 +46,9 @@ class LinearTransform(Transform):
 
     def apply(self, params: Params, z: jax.Array) -> jax.Array:
         return z @ params["W"].T + offset(params)
+
+    def warm_start(self, params: Params, linear: Params) -> Params:
+        return dict(linear)
 
     def jacobian(self, params: Params, z: jax.Array) -> jax.Array:
         return jnp.broadcast_to(params["W"], (z.shape[0],) + params["W"].shape)
@@ -176,64 +64,75 @@ class LinearTransform(Transform):
         packed_cov = cov[:, i, j] * jnp.where(i == j, 1.0, 2.0)
         return packed_cov @ packed_outer(w).T
 
+    def propagate_posterior(self, params: Params, z: jax.Array, chol: jax.Array,
+                            full: bool = False) -> jax.Array:
+        if not full:
+            return super().propagate_posterior(params, z, chol, full=False)
+        # W C W^T = V^T V with V = chol^-1 W^T: no inverse of the precision needed
+        wt = params["W"].T
+        v = jax.scipy.linalg.solve_triangular(
+            chol, jnp.broadcast_to(wt, (z.shape[0],) + wt.shape), lower=True)
+        return jnp.einsum("npm,npk->nmk", v, v)
+
     def precompute(self, params: Params, dtype: Any = None) -> jax.Array:
-        return _packed_outer_as(params["W"], dtype or params["W"].dtype)
+        """``packed_outer(W).T`` (P(P+1)/2, D) in the dtype of the Gram products."""
+        return _packed_outer_t(params["W"], dtype or params["W"].dtype)
 
     def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                       cache: Any = None) -> tuple[jax.Array, jax.Array]:
-        if cache is not None and cache.dtype != w.dtype:
-            # low-precision Gram and right-hand side (for a refined solve)
-            low = cache.dtype
-            wl = w.astype(low)
-            h = gram_per_row(wl, params["W"], cache).astype(w.dtype)
-            g = ((wl * (y - offset(params)).astype(low))
-                 @ params["W"].astype(low)).astype(w.dtype)
-        else:
-            h = gram_per_row(w, params["W"], cache)
-            g = (w * (y - offset(params))) @ params["W"]
-        return h, g
+        """Exact normal equations ``H = W^T diag(w) W``, ``g = W^T diag(w) (y - b)``,
+        formed in the dtype of ``cache`` (float32 Gram products are corrected by the
+        solver's float64 refinement step)."""
+        packed_t = self.precompute(params) if cache is None else cache
+        low = packed_t.dtype
+        gram = jax.lax.dot_general(w.astype(low), packed_t, (((1,), (1,)), ((), ())),
+                                   precision=jax.lax.Precision.HIGHEST,
+                                   preferred_element_type=low).astype(w.dtype)
+        g = jnp.matmul((w * (y - offset(params))).astype(low), params["W"].astype(low),
+                       precision=jax.lax.Precision.HIGHEST).astype(w.dtype)
+        return gram[:, unpack_index(params["W"].shape[1])], g
 
     def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
         return v @ params["W"]
 
-    def map_covariance(self, z: jax.Array, w: jax.Array, prox: float = 1e-8) -> jax.Array:
+    def param_covariance(self, params: Params, z: jax.Array, w: jax.Array,
+                         prox: float = 1e-8) -> np.ndarray:
         """(D, P+1, P+1) covariance of each row of ``[W, b]`` from its weighted
-        least-squares fit, ``(G_d + lam_d I)^-1`` with ``G_d = sum_n w_nd x_n x_n^T``
-        and ``x_n = [z_n, 1]`` (float64; meant for outputs with few dimensions such as
-        labels)."""
+        least-squares fit: the (diagonally normalised) pseudo-inverse of
+        ``G_d = sum_n w_nd x_n x_n^T`` with ``x_n = [z_n, 1]`` (float64; meant for
+        outputs with few dimensions such as labels)."""
         x = design(jnp.asarray(z, jnp.float64))
         p = x.shape[1]
         gram = np.asarray(unpack_symmetric(gram_packed_per_column(
             jnp.asarray(w, jnp.float64), x), p))
         return pseudo_inverse_spd(gram)
 
-    def map_variance(self, map_cov: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """(N, D) variance of the predicted output from the map's own uncertainty,
-        ``x_n^T C_d x_n`` (``map_cov`` from :meth:`map_covariance`)."""
+    def param_variance(self, params: Params, cov: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """(N, D) ``x_n^T C_d x_n`` with ``x_n = [z_n, 1]``."""
         x = np.asarray(design(jnp.asarray(z)))
-        if map_cov.shape[-1] == z.shape[1]:  # models written before the offset existed
+        if cov.shape[-1] == z.shape[1]:  # models written before the offset existed
             x = np.asarray(z)
-        return np.maximum(np.einsum("np,dpq,nq->nd", x, map_cov, x, optimize=True), 0.0)
+        return np.maximum(np.einsum("np,dpq,nq->nd", x, cov, x, optimize=True), 0.0)
 
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
-                   prox: float = 1e-8, precision: str = "mixed", chunk_size: int = 1024,
+                   prox: float = 1e-8, precision: str = "auto", chunk_size: int = 1024,
                    max_iter: int = 0) -> tuple[Params, float]:
         """Exact weighted least squares per output dimension, as a min-norm update.
 
-        Each row ``W_d`` solves ``(G_d + lam_d I) W_d = z^T (w_d y_d) + lam_d W_d_prev``
-        with ``G_d = sum_n w_nd z_n z_n^T`` and ``lam_d = prox * mean(diag G_d)``:
-        directions the data do not constrain keep their previous values instead of
-        collapsing to zero (which would leave latent dimensions that start at zero
-        dead forever).
+        Each row ``[W_d, b_d]`` solves ``(G_d + lam_d I) x_d = X^T (w_d y_d) + lam_d
+        x_d_prev`` with ``G_d = sum_n w_nd x_n x_n^T``, ``x_n = [z_n, 1]`` and ``lam_d
+        = prox * mean(diag G_d)``: directions the data do not constrain keep their
+        previous values instead of collapsing to zero (which would leave latent
+        dimensions that start at zero dead forever).
 
         Two passes over chunks of ``chunk_size`` objects (memory bounded by one chunk,
         ``y`` and ``w`` may be float32): the first accumulates the Gram matrices (the
-        dominant N x D x P^2 cost) and the right-hand sides, both in float32 when
-        ``precision="mixed"``; the second computes the exact float64 residual of
-        the solution, which gives one step of iterative refinement (restoring float64
-        accuracy) and the chi^2 at the refined solution.
+        dominant N x D x P^2 cost) and the right-hand sides, in float32 where
+        :func:`starlux.linalg.gram_dtype` says so; the second computes the exact
+        float64 residual of the solution, which gives one step of iterative refinement
+        (restoring float64 accuracy) and the chi^2 at the refined solution.
         """
-        low = jnp.float32 if precision == "mixed" else jnp.float64
+        low = gram_dtype(precision, w.shape[1])
         p = z.shape[1] + 1  # the offset is the last column of the solved rows
         d = w.shape[1]
         gram = np.zeros((d, p * (p + 1) // 2), low)
@@ -264,8 +163,8 @@ def design(z: jax.Array) -> jax.Array:
 
 
 @partial(jax.jit, static_argnames=("dtype",))
-def _packed_outer_as(w: jax.Array, dtype: Any) -> jax.Array:
-    return packed_outer(w.astype(dtype))
+def _packed_outer_t(w: jax.Array, dtype: Any) -> jax.Array:
+    return packed_outer(w).T.astype(dtype)
 
 
 @partial(jax.jit, donate_argnums=(0, 1))
@@ -328,7 +227,3 @@ def _factor_rows(packed_gram: jax.Array, p: int, prox: float) -> tuple[jax.Array
     packed = packed + lam[:, None] * jnp.asarray(on_diag, jnp.float64)
     chol = jax.lax.linalg.cholesky(unpack_symmetric(packed, p), symmetrize_input=False)
     return chol, lam
-
-
-TRANSFORMS: dict[str, type[Transform]] = {"linear": LinearTransform}
-"""Registry used when loading model files: transform name -> class."""

@@ -1,4 +1,4 @@
-"""Transforms: the linear map with its offset."""
+"""The linear map with its offset."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_map_variance_grows_away_from_the_training_latents():
     rng = np.random.default_rng(3)
     z = rng.normal(size=(300, 2))
     tr = LinearTransform()
-    cov = np.asarray(tr.map_covariance(jnp.asarray(z), jnp.ones((300, 1))))
-    near = tr.map_variance(cov, np.zeros((1, 2)))
-    far = tr.map_variance(cov, np.full((1, 2), 5.0))
+    params = tr.init(np.random.default_rng(0), 2, 1)
+    cov = np.asarray(tr.param_covariance(params, jnp.asarray(z), jnp.ones((300, 1))))
+    near = tr.param_variance(params, cov, np.zeros((1, 2)))
+    far = tr.param_variance(params, cov, np.full((1, 2), 5.0))
     assert far[0, 0] > 10 * near[0, 0] > 0

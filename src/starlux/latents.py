@@ -1,0 +1,192 @@
+"""The one latent solver, and the latent priors.
+
+For object n and the chosen outputs k, the latents solve the penalised weighted
+least-squares problem (exact for transforms with ``exact_latents``, Gauss–Newton
+otherwise)
+
+    (sum_k J_k^T W_nk J_k + Lambda) z_n = sum_k J_k^T W_nk (y_nk - b_k) + Lambda mu,
+
+with W_nk = 1 / (sigma_nk^2 + s_k^2) (zero for missing entries) and (Lambda, mu) the
+latent prior. :func:`solve_block` does this for one block of objects inside jitted
+code; training (:mod:`starlux.fit`), prediction (:mod:`starlux.infer`), masking and the
+derivative spectra all call it, directly or through :func:`solve_latents`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .linalg import batched_trace, cho_inverse, cho_solve_factor, gram_dtype, row_chunks
+from .transforms import Transform
+
+if TYPE_CHECKING:
+    from .model import ModelState
+
+__all__ = ["solve_block", "solve_latents", "LatentSolution", "prior_terms", "latent_prior",
+           "latent_caches", "N_GAUSS_NEWTON"]
+
+N_GAUSS_NEWTON = 8
+"""Gauss–Newton steps for the latents of objects whose inputs are not all exact."""
+
+
+def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: Sequence[Any],
+                data: Sequence[tuple[jax.Array, jax.Array]], z0: jax.Array,
+                prior_precision: jax.Array, prior_mean: jax.Array, prox: float = 0.0,
+                n_refine: int = 1) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+    """Latents of one block of objects (call inside jitted code).
+
+    Args:
+        transforms, params, caches: per input output, its transform, parameters and
+            :meth:`~starlux.transforms.Transform.precompute` result.
+        data: per input, ``(y, w)`` (n, D_k) in model units (any float dtype).
+        z0: (n, P) starting latents (the linearisation point and the proximal anchor).
+        prior_precision: (P, P) Lambda; prior_mean: (P,) mu.
+        prox: relative weight of a proximal pull towards ``z0`` (min-norm updates).
+        n_refine: float64 iterative-refinement steps after an exact solve (corrects
+            float32 Gram products); ignored when some transform is not exact, which
+            takes :data:`N_GAUSS_NEWTON` Gauss–Newton steps instead.
+
+    Returns:
+        ``(z, chol, chi2)``: the (n, P) latents, the lower Cholesky factor (n, P, P) of
+        the posterior precision, and per input the (n,) chi^2 ``sum w (y - f(z))^2``.
+    """
+    n, p = z0.shape
+    exact = all(t.exact_latents for t in transforms)
+    ys = [y.astype(z0.dtype) for y, _ in data]
+    ws = [w.astype(z0.dtype) for _, w in data]
+    prior_shift = prior_precision @ prior_mean
+    eye = jnp.eye(p, dtype=z0.dtype)
+    z = z0
+    for _ in range(1 if exact else N_GAUSS_NEWTON):
+        h = jnp.broadcast_to(prior_precision, (n, p, p))
+        g = jnp.broadcast_to(prior_shift, (n, p))
+        hs = []
+        for tr, pa, ca, y, w in zip(transforms, params, caches, ys, ws, strict=True):
+            hk, gk = tr.latent_system(pa, z, y, w, ca)
+            hs.append(hk)
+            h, g = h + hk, g + gk
+        lam = prox * batched_trace(h) / p
+        h = h + lam[:, None, None] * eye
+        g = g + lam[:, None] * z0
+        chol = jax.lax.linalg.cholesky(h, symmetrize_input=False)  # h is exactly symmetric
+        z = cho_solve_factor(chol, g)
+    resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys, strict=True)]
+    chi = [jnp.sum(w * r * r, axis=1) for w, r in zip(ws, resid, strict=True)]
+    for it in range(n_refine if exact else 0):
+        # iterative refinement against the exact float64 residual of the normal
+        # equations; chi^2 at z + dz without another pass over the data:
+        # chi^2(z) - 2 dz.J^T W r + dz^T (J^T W J) dz
+        grads = [tr.pullback(pa, z, w * r)
+                 for tr, pa, w, r in zip(transforms, params, ws, resid, strict=True)]
+        dz = cho_solve_factor(chol, prior_shift - z @ prior_precision.T
+                              + lam[:, None] * (z0 - z) + sum(grads))
+        z = z + dz
+        chi = [jnp.maximum(ck - 2.0 * jnp.sum(dz * gk, axis=1)
+                           + jnp.einsum("np,npq,nq->n", dz, hk, dz), 0.0)
+               for ck, gk, hk in zip(chi, grads, hs, strict=True)]
+        if it < n_refine - 1:
+            resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys,
+                                                               strict=True)]
+    return z, chol, chi
+
+
+class LatentSolution(NamedTuple):
+    """Result of :func:`solve_latents`."""
+
+    z: jax.Array  # (N, P) latents
+    cov: jax.Array | None  # (N, P, P) posterior covariance, if requested
+    chi2: dict[str, jax.Array]  # per output: (N,) chi^2 sum w (y - f(z))^2 at ``z``
+
+
+def latent_caches(transforms: Sequence[Transform], params: Sequence[Any],
+                  dims: Sequence[int], precision: str | None) -> tuple[Any, ...]:
+    """Each input's :meth:`~starlux.transforms.Transform.precompute`, in the Gram dtype
+    :func:`~starlux.linalg.gram_dtype` gives its size (float64 when not exact)."""
+    exact = all(t.exact_latents for t in transforms)
+    return tuple(t.precompute(pa, gram_dtype(precision, d) if exact else jnp.float64)
+                 for t, pa, d in zip(transforms, params, dims, strict=True))
+
+
+def solve_latents(
+    transforms: dict[str, Transform],
+    params: dict[str, Any],
+    data: dict[str, tuple[jax.Array, jax.Array]],
+    prior_precision: jax.Array,
+    prior_mean: jax.Array,
+    z0: jax.Array | None = None,
+    prox: float = 0.0,
+    chunk_size: int = 1024,
+    want_cov: bool = False,
+    precision: str = "float64",
+) -> LatentSolution:
+    """:func:`solve_block` over all objects in blocks of ``chunk_size`` (memory bounded
+    by one block). ``data``: per output name, ``(y, w)`` (N, D_k) in model units;
+    ``z0`` defaults to the prior mean."""
+    names = list(data)
+    n = next(iter(data.values()))[0].shape[0]
+    p = prior_precision.shape[0]
+    trs = tuple(transforms[k] for k in names)
+    pars = tuple(params[k] for k in names)
+    caches = latent_caches(trs, pars, [data[k][1].shape[1] for k in names], precision)
+    if z0 is None:
+        z0 = jnp.broadcast_to(prior_mean, (n, p))
+    zs, covs, chis = [], [], []
+    size = min(chunk_size, n)
+    k = len(names)
+    # every block has ``size`` rows (one compilation): the last one is padded by
+    # repeating its last object, whose copies are dropped below
+    blocks = row_chunks(size, z0, *(data[c][0] for c in names), *(data[c][1] for c in names),
+                        pad="edge")
+    for a, (z0c, *yw) in zip(range(0, n, size), blocks, strict=True):
+        m = min(n, a + size) - a
+        z, cov, chi = _solve_chunk(trs, pars, caches, tuple(zip(yw[:k], yw[k:], strict=True)),
+                                   z0c, prior_precision, prior_mean, prox, want_cov)
+        zs.append(np.asarray(z)[:m])
+        covs.append(None if cov is None else np.asarray(cov)[:m])
+        chis.append(tuple(np.asarray(c)[:m] for c in chi))
+    # assembled on the host (no XLA concatenation to compile for every N)
+    chi2 = {c: jnp.asarray(np.concatenate([x[i] for x in chis])) for i, c in enumerate(names)}
+    return LatentSolution(jnp.asarray(np.concatenate(zs)),
+                          jnp.asarray(np.concatenate(covs)) if want_cov else None, chi2)
+
+
+@partial(jax.jit, static_argnames=("transforms", "want_cov"))
+def _solve_chunk(transforms, params, caches, data, z0, prior_precision, prior_mean, prox,
+                 want_cov):
+    z, chol, chi = solve_block(transforms, params, caches, data, z0, prior_precision,
+                               prior_mean, prox)
+    return z, (cho_inverse(chol) if want_cov else None), tuple(chi)
+
+
+def prior_terms(model: ModelState, kind: str | None = None) -> tuple[jax.Array, jax.Array]:
+    """(P, P) precision and (P,) mean of the latent prior used at inference:
+    ``"empirical"`` (the Gaussian fitted to the training latents), ``"l2"`` (the
+    training penalty 2 Omega I about 0) or ``"none"`` (a vanishing one)."""
+    p = model.n_latents
+    kind = kind or model.config.prior
+    if kind == "empirical":
+        prec = np.linalg.inv(model.prior_cov)
+        prec = 0.5 * (prec + prec.T)
+        return jnp.asarray(prec), jnp.asarray(model.prior_mean)
+    if kind == "l2":
+        return 2.0 * model.reg * jnp.eye(p), jnp.zeros(p)
+    if kind == "none":
+        return 1e-10 * jnp.eye(p), jnp.zeros(p)
+    raise ValueError(f"unknown prior {kind!r}; use 'empirical', 'l2' or 'none'")
+
+
+def latent_prior(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(P,) mean and (P, P) covariance of a Gaussian fitted to latents ``z`` (N, P), with
+    a small ridge on the diagonal (the inference prior, ``prior="empirical"``)."""
+    z = np.asarray(z)
+    mean = z.mean(axis=0)
+    cov = np.cov(z, rowvar=False) if z.shape[0] > 1 else np.eye(z.shape[1])
+    cov = np.atleast_2d(cov)
+    cov = cov + 1e-8 * np.eye(z.shape[1]) * max(np.trace(cov), 1e-8)
+    return mean, cov
