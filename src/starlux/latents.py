@@ -26,7 +26,7 @@ from .linalg import batched_trace, cho_inverse, cho_solve_factor, gram_dtype, ro
 from .transforms import Transform
 
 if TYPE_CHECKING:
-    from .model import ModelState
+    from .spec import ModelState
 
 __all__ = ["solve_block", "solve_latents", "LatentSolution", "prior_terms", "latent_prior",
            "latent_caches", "N_GAUSS_NEWTON"]

@@ -30,16 +30,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .data import Output, is_missing
-
-if TYPE_CHECKING:
-    from .model import OutputSpec
 
 __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column_limits",
            "screen", "sample_rows", "label_scaling", "Prepared", "prepare_output", "model_units",
@@ -148,6 +145,17 @@ def label_scaling(values: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray,
     return center, scale
 
 
+class OutputUnits(Protocol):
+    """What :func:`prepare_output` needs of an output's specification (an
+    :class:`~starlux.spec.OutputSpec` has it)."""
+
+    kind: str
+    names: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+    limits: ColumnLimits | None
+
+
 @dataclass
 class Prepared:
     """One output in model units: values (missing -> 0) and inverse variances."""
@@ -204,7 +212,7 @@ def _model_units_block(values, errors, missing, center, scale, limits, spectrum)
     return model_units(values, errors, missing, center, scale, None, limits, spectrum)
 
 
-def prepare_output(o: Output, spec: OutputSpec, dtype: Any = jnp.float64) -> Prepared:
+def prepare_output(o: Output, spec: OutputUnits, dtype: Any = jnp.float64) -> Prepared:
     """A whole :class:`~starlux.data.Output` in model units (:func:`model_units`, by
     blocks of rows: no float64 (N, D) temporaries), stored as ``dtype`` (training keeps
     spectra as float32 in mixed precision: half the memory; every solve uses them in
