@@ -24,6 +24,13 @@ from .data import DataError, Dataset
 from .latents import latent_caches, prior_terms, solve_block, solve_latents
 from .linalg import cho_inverse, resolve_precision
 from .prediction import OutputPrediction, Prediction, concat_predictions
+from .sampling import (
+    check_sampler,
+    gaussian_deviations,
+    nuts_deviations,
+    object_keys,
+    output_samples,
+)
 from .units import CLIP_SIGMA, ColumnLimits, Prepared, effective_weights, model_units
 
 if TYPE_CHECKING:
@@ -75,6 +82,9 @@ def predict(
     prior: str | None = None,
     chunk_size: int | None = None,
     precision: str = "auto",
+    samples: int = 0,
+    sampler: str = "gaussian",
+    seed: int = 0,
 ) -> Prediction:
     """Infer latents from ``inputs`` (default: the spectra) and predict ``outputs``.
 
@@ -88,6 +98,12 @@ def predict(
         chunk_size: objects per block (bounds memory).
         precision: ``"auto"`` / ``"float32"`` / ``"float64"``, see
             :func:`starlux.linalg.resolve_precision`.
+        samples: draw this many posterior samples per object of every predicted
+            output (``pred[name].samples``, (N, K, D), natural units, model error
+            included: their spread matches ``errors``); 0 for none.
+        sampler: ``"gaussian"`` (exact for linear transforms, Laplace otherwise) or
+            ``"nuts"`` (numpyro's No-U-Turn sampler); see :mod:`starlux.sampling`.
+        seed: seed of the samples (same seed, same samples, whatever ``chunk_size``).
 
     For files larger than memory use :func:`starlux.stream.predict_file`, which runs
     the same per-block computation (:class:`BlockPredictor`).
@@ -96,7 +112,8 @@ def predict(
     chunk = chunk_size or model.config.chunk_size
     if chunk < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk}")
-    bp = BlockPredictor(model, inputs, outputs, prior=prior, precision=precision)
+    bp = BlockPredictor(model, inputs, outputs, prior=prior, precision=precision,
+                        samples=samples, sampler=sampler, seed=seed)
     parts = [bp.predict_dataset_rows(dataset, slice(a, min(a + chunk, dataset.n)), chunk)
              for a in range(0, dataset.n, chunk)]
     if not parts:  # no objects: run one empty block for the shapes
@@ -141,9 +158,9 @@ def _clip_inputs(transforms, params, data, z, chi, spectra, clip):
 
 
 @partial(jax.jit, static_argnames=("in_tr", "spectra", "out_tr", "out_full", "n_refine",
-                                   "want_cov", "clip"))
+                                   "want_cov", "clip", "keep_data"))
 def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, in_tr, spectra,
-                   out_tr, out_full, n_refine, want_cov, clip):
+                   out_tr, out_full, n_refine, want_cov, clip, keep_data=False):
     """Everything for one block of objects: model units, latents, clipping, outputs.
 
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
@@ -151,8 +168,9 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
     spectral inputs whose residual at the solution exceeds ``clip`` times the
     calibrated noise get zero weight and the latents are solved again (cosmic rays,
     bad pixels with ordinary errors). Returns latents, their covariances (``None``
-    unless ``want_cov``), chi^2, used and rejected counts per input, and the outputs in
-    model units.
+    unless ``want_cov``), chi^2, used and rejected counts per input, the outputs in
+    model units, the Cholesky factor of the posterior precision, and (with
+    ``keep_data``, else ``None``) the inputs in model units, ``(y, w)`` after clipping.
     """
     prepared = [model_units(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     data = [(y, w) for y, w, _ in prepared]
@@ -171,7 +189,8 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
     used = tuple(jnp.sum(w > 0, axis=1, dtype=jnp.int32) for _, w in data)
     outs = _output_values(z, chol, out_params, out_tr, out_full)
     cov = cho_inverse(chol) if want_cov else None
-    return z, cov, tuple(chi), used, tuple(rejected), outs
+    return (z, cov, tuple(chi), used, tuple(rejected), outs, chol,
+            tuple(data) if keep_data else None)
 
 
 _BLAS_CONTROLLER: Any = None
@@ -225,12 +244,18 @@ class BlockPredictor:
             the calibrated noise, then solve again (``None``: keep every pixel);
             default: the model's ``config.clip``. ``Prediction.n_rejected`` counts the
             pixels rejected per object (clipped or screened as gross outliers).
+        samples, sampler, seed: draw ``samples`` posterior samples per object of every
+            output (``OutputPrediction.samples``), with the ``"gaussian"`` (exact /
+            Laplace) or ``"nuts"`` sampler (:mod:`starlux.sampling`).
     """
 
     def __init__(self, model: ModelState, inputs: Sequence[str], outputs: Sequence[str],
                  prior: str | None = None, precision: str = "auto", want_cov: bool = True,
-                 clip: float | None | str = "model"):
+                 clip: float | None | str = "model", samples: int = 0,
+                 sampler: str = "gaussian", seed: int = 0):
         self.model = model
+        self.samples, self.sampler = check_sampler(samples, sampler)
+        self.seed = int(seed)
         # residual clipping of spectral inputs: the model's setting unless given
         self.clip = getattr(model.config, "clip", CLIP_SIGMA) if clip == "model" else clip
         self.want_cov = want_cov
@@ -280,15 +305,16 @@ class BlockPredictor:
 
     def predict_dataset_rows(self, dataset: Dataset, rows: slice, chunk: int) -> Prediction:
         ids = None if dataset.ids is None else dataset.ids[rows]
-        return self.run(self.raw_from_dataset(dataset, rows), ids=ids, chunk=chunk)
+        return self.run(self.raw_from_dataset(dataset, rows), ids=ids, chunk=chunk,
+                        start=rows.start or 0)
 
     def run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
-            chunk: int | None = None) -> Prediction:
+            chunk: int | None = None, start: int = 0) -> Prediction:
         with single_threaded_blas():
-            return self._run(raws, ids, chunk)
+            return self._run(raws, ids, chunk, start)
 
     def _run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
-             chunk: int | None = None) -> Prediction:
+             chunk: int | None = None, start: int = 0) -> Prediction:
         """Predict one block from ``{input: (values, errors, missing or None)}``.
 
         Values and errors are raw arrays (n, D_k) in natural units (float32 from a file
@@ -296,16 +322,20 @@ class BlockPredictor:
         :meth:`starlux.data.Output.create` are applied (identically). Label-kind inputs
         must be in the model's column order. ``chunk``: rows the block is padded to
         when shorter (so that the last block of a file reuses the compiled kernel).
+        ``start``: the row number of the block's first object in the whole data set
+        (seeds its posterior samples).
         """
         n = next(iter(raws.values()))[0].shape[0]
         m = _padded_rows(n, chunk or n)
         padded = tuple(_pad_raw(raws[k], m) for k in self.inputs)
         consts = tuple(self._consts[k] for k in self.inputs)
-        z, cov, chi, used, rejected, outs = _predict_block(
+        z, cov, chi, used, rejected, outs, chol, data = _predict_block(
             self._in_params, self._caches, padded, consts, self.prec, self.mean,
             self._out_params, in_tr=self._in_tr, spectra=self._spectra, out_tr=self._out_tr,
             out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov,
-            clip=self.clip)
+            clip=self.clip, keep_data=self.samples > 0 and self.sampler == "nuts")
+        deviations = self._deviations(z, chol, data, start) if self.samples else None
+        z_dev = z
         z, cov, chi, used, rejected, outs = jax.device_get((z, cov, chi, used, rejected,
                                                              outs))
         chi2, n_used, n_rejected = {}, {}, {}
@@ -318,9 +348,39 @@ class BlockPredictor:
         preds = {k: natural_output(self.model, k, v[:n], fv[:n],
                                     None if fc is None else fc[:n], np.asarray(z[:n]))
                  for k, (v, fv, fc) in zip(self.outputs, outs, strict=True)}
+        if deviations is not None:
+            keys = object_keys(self.seed, start, m)
+            for i, k in enumerate(self.outputs):
+                preds[k].samples = self._output_samples(i, k, preds[k], z_dev, deviations,
+                                                        keys, n)
         return Prediction(z=np.asarray(z[:n]), z_cov=None if cov is None else cov[:n],
                           outputs=preds, chi2=chi2, n_used=n_used, inputs=self.inputs,
                           ids=ids, n_rejected=n_rejected)
+
+
+    def _deviations(self, z: jax.Array, chol: jax.Array, data: Any, start: int) -> jax.Array:
+        """(m, K, P) posterior draws of each object's latents minus its solution."""
+        if self.sampler == "gaussian":
+            return gaussian_deviations(chol, object_keys(self.seed, start, z.shape[0]),
+                                       self.samples)
+        key = jax.random.fold_in(jax.random.PRNGKey(self.seed), start)
+        return nuts_deviations(self._in_tr, self._in_params, data, z, chol, self.prec,
+                               self.mean, self.samples, key)
+
+    def _output_samples(self, index: int, name: str, pred: OutputPrediction, z: jax.Array,
+                        deviations: jax.Array, keys: jax.Array, n: int) -> np.ndarray:
+        """(n, K, D) samples of one output in natural units (see :mod:`starlux.sampling`)."""
+        spec = self.model.specs[name]
+        c = float(self.model.error_scale.get(name, 1.0))
+        # what the latents do not carry: the map and model-error parts
+        extra = np.sqrt(np.maximum(pred.errors**2 - pred.fisher_errors**2, 0.0))
+        m = z.shape[0]
+        extra_sd = np.zeros((m, spec.dim))
+        extra_sd[:n] = extra
+        out = output_samples(spec.transform, self.params[name], z, deviations, c,
+                             jnp.asarray(spec.scale), jnp.asarray(spec.center),
+                             jnp.asarray(extra_sd), keys, index)
+        return np.asarray(out)[:n]
 
 
 def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 64) -> np.ndarray:

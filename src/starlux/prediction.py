@@ -36,7 +36,8 @@ class OutputPrediction:
     a finite, noisy training set (``None`` for outputs without one); ``model_error`` (D,),
     the learned model-error term. ``errors`` = sqrt(fisher^2 + map^2 + model^2);
     ``cov`` is the full (N, D, D) covariance for label outputs (Fisher part plus the
-    diagonal map and model-error terms).
+    diagonal map and model-error terms). ``samples`` (N, K, D): posterior samples when
+    requested (``predict(..., samples=K)``), whose spread matches ``errors``.
     """
 
     values: np.ndarray
@@ -47,6 +48,7 @@ class OutputPrediction:
     names: tuple[str, ...]
     wavelength: np.ndarray | None = None
     map_errors: np.ndarray | None = None
+    samples: np.ndarray | None = None
 
     @property
     def statistical_var(self) -> np.ndarray:
@@ -115,6 +117,8 @@ class Prediction:
                 out[f"{name}_map_err"] = o.map_errors
             if o.cov is not None:
                 out[f"{name}_cov"] = o.cov
+            if o.samples is not None:
+                out[f"{name}_samples"] = o.samples
             out[f"{name}_names"] = np.array(o.names)
         out["z"] = self.z
         for k, c in self.chi2.items():
@@ -137,7 +141,8 @@ class Prediction:
         from .tables import label_table, table_meta
 
         labels = [k for k, o in self.outputs.items() if o.cov is not None]
-        arrays = {k: v for k, v in self.to_arrays().items() if not k.endswith("_cov")}
+        arrays = {k: v for k, v in self.to_arrays().items()
+                  if not k.endswith(("_cov", "_samples"))}
         return label_table(arrays, outputs=labels,
                            meta=table_meta(self.inputs, model=model, extra=meta))
 
@@ -180,7 +185,9 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
             cov=None if o.cov is None else cat([p.outputs[k].cov for p in parts]),
             names=o.names, wavelength=o.wavelength,
             map_errors=None if o.map_errors is None
-            else cat([p.outputs[k].map_errors for p in parts]))
+            else cat([p.outputs[k].map_errors for p in parts]),
+            samples=None if o.samples is None
+            else cat([p.outputs[k].samples for p in parts]))
     if ids is None and all(p.ids is not None for p in parts):
         ids = cat([p.ids for p in parts])
     return Prediction(

@@ -59,6 +59,7 @@ from .io.paths import check_output
 from .io.predictions import prediction_arrays, write_table
 from .linalg import resolve_precision
 from .model import LuxModel
+from .sampling import check_sampler
 from .tables import label_table, table_meta
 
 __all__ = ["predict_file", "StreamSummary", "model_checksum", "partial_path"]
@@ -359,15 +360,16 @@ _WORKER_PREDICTORS: dict[tuple, BlockPredictor] = {}
 def _predict_block_task(model: LuxModel, token: tuple, path: str, i: int, rows: slice,
                         chunk_size: int) -> tuple[int, dict[str, np.ndarray]]:
     """Runs on a worker: read rows of ``path``, predict, return the result arrays."""
-    _, inputs, outputs, prior, precision = token
+    _, inputs, outputs, prior, precision, draws = token
     bp = _WORKER_PREDICTORS.get(token)
     if bp is None:
         if len(_WORKER_PREDICTORS) > 4:
             _WORKER_PREDICTORS.clear()
         bp = _WORKER_PREDICTORS[token] = BlockPredictor(
-            model, inputs, outputs, prior=prior, precision=precision, want_cov=False)
+            model, inputs, outputs, prior=prior, precision=precision, want_cov=False,
+            **dict(draws))
     raws, ids = _read_rows(Path(path), rows, chunk_size, model, inputs, bp)
-    return i, _block_arrays(bp.run(raws, ids=ids, chunk=chunk_size))
+    return i, _block_arrays(bp.run(raws, ids=ids, chunk=chunk_size, start=rows.start))
 
 
 # --- the entry point -----------------------------------------------------------------
@@ -388,6 +390,9 @@ def predict_file(
     progress: bool = True,
     callback: Callable[[int, slice], None] | None = None,
     max_in_flight: int | None = None,
+    samples: int = 0,
+    sampler: str = "gaussian",
+    seed: int = 0,
 ) -> StreamSummary:
     """Predict every object of a dataset file, block by block, into ``out_path``.
 
@@ -395,7 +400,9 @@ def predict_file(
         model: a :class:`LuxModel` or the path of a model file.
         data_path: ``.h5`` (fast, any size), ``.fits`` (memory-mapped) or ``.npz``.
         out_path: ``.h5`` / ``.npz`` (all arrays) or ``.fits`` / ``.csv`` (label table).
-        inputs, outputs, prior, precision: as in :func:`starlux.infer.predict`.
+        inputs, outputs, prior, precision, samples, sampler, seed: as in
+            :func:`starlux.infer.predict` (samples need an ``.h5`` / ``.npz`` output;
+            with the Gaussian sampler they equal the in-memory ones).
         chunk_size: objects per block; memory is bounded by it, whatever N is
             (about 1 GB at 1,024 objects x 7,514 pixels, P = 48).
         scheduler: ``None`` (run here), a ``dask.distributed`` scheduler address or a
@@ -415,7 +422,12 @@ def predict_file(
     if chunk_size < 1:
         raise DataError(f"chunk_size must be >= 1, got {chunk_size}")
     precision = resolve_precision(precision)
+    samples, sampler = check_sampler(samples, sampler)
+    draws = (("samples", samples), ("sampler", sampler), ("seed", int(seed))) if samples else ()
     suffix = out_path.suffix.lower()
+    if samples and suffix not in (*_H5, ".npz"):
+        raise FileFormatError(f"{out_path}: posterior samples need an array file (.h5 or "
+                              f".npz), not {suffix!r}")
     if suffix not in (*_H5, ".npz", ".fits", ".fit", ".csv", ".ecsv"):
         raise FileFormatError(f"{out_path}: unknown prediction format {suffix!r} (use .h5, "
                               ".npz, .fits or .csv)")
@@ -424,7 +436,7 @@ def predict_file(
     with output_lock(out_path):  # one writer per output; stale temporaries removed
         return _predict_locked(model, data_path, out_path, inputs, outputs, prior,
                                chunk_size, precision, scheduler, resume, progress, callback,
-                               max_in_flight, t0)
+                               max_in_flight, t0, draws)
 
 
 def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_path: Path,
@@ -432,7 +444,8 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
                     prior: str | None, chunk_size: int, precision: str, scheduler: Any,
                     resume: bool, progress: bool,
                     callback: Callable[[int, slice], None] | None,
-                    max_in_flight: int | None, t0: float) -> StreamSummary:
+                    max_in_flight: int | None, t0: float,
+                    draws: tuple[tuple[str, Any], ...] = ()) -> StreamSummary:
     """The body of :func:`predict_file`, run while holding the output's lock."""
     model_id = None
     if not isinstance(model, LuxModel):
@@ -455,6 +468,7 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
                  "arrays": {k: list(v) for k, v in sorted(info["arrays"].items())}},
         "inputs": list(inputs), "outputs": list(outputs), "prior": prior,
         "precision": precision, "chunk_size": chunk_size, "n_blocks": n_blocks,
+        "samples": dict(draws),
     }
     folder = partial_path(out_path)
     done = set(_open_partial(folder, manifest, resume))
@@ -475,13 +489,14 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
         if todo and scheduler is not None:
             sched_name = _run_dask(scheduler, model, model_id, inputs, outputs, prior,
                                    precision, data_path, todo, rows_of, chunk_size,
-                                   finished, max_in_flight)
+                                   finished, max_in_flight, draws)
         elif todo:
             bp = BlockPredictor(model, inputs, outputs, prior=prior, precision=precision,
-                                want_cov=False)
+                                want_cov=False, **dict(draws))
             for i, raws, ids in _prefetch(data_path, model, inputs, bp, todo, rows_of,
                                           chunk_size, n):
-                finished(i, _block_arrays(bp.run(raws, ids=ids, chunk=chunk_size)))
+                finished(i, _block_arrays(bp.run(raws, ids=ids, chunk=chunk_size,
+                                                 start=rows_of[i].start)))
     finally:
         bar.close()
     _assemble(out_path, folder, n, n_blocks)
@@ -522,13 +537,13 @@ def _run_dask(scheduler: Any, model: LuxModel, model_id: str, inputs: Sequence[s
               outputs: Sequence[str], prior: str | None, precision: str, data_path: Path,
               todo: list[int], rows_of: list[slice], chunk_size: int,
               finished: Callable[[int, dict[str, np.ndarray]], None],
-              max_in_flight: int | None) -> str:
+              max_in_flight: int | None, draws: tuple[tuple[str, Any], ...] = ()) -> str:
     from distributed import Client, as_completed
 
     own = not isinstance(scheduler, Client)
     client = Client(scheduler) if own else scheduler
     try:
-        token = (model_id, tuple(inputs), tuple(outputs), prior, precision)
+        token = (model_id, tuple(inputs), tuple(outputs), prior, precision, draws)
         model_f = client.scatter(model, broadcast=True, hash=False)
         if max_in_flight is None:
             threads = sum(client.nthreads().values()) or 1

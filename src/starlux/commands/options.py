@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,6 +99,9 @@ def at_least(low: int) -> Callable[[str], int]:
 positive_int = at_least(1)
 """An argparse type: an integer >= 1."""
 
+nonnegative_int = at_least(0)
+"""An argparse type: an integer >= 0."""
+
 
 def nonnegative_float(text: str) -> float:
     """An argparse type: a finite number >= 0."""
@@ -113,12 +115,12 @@ def nonnegative_float(text: str) -> float:
 
 
 def latent_size(text: str) -> int | str:
-    """An argparse type: a latent size, a positive integer or a multiple of the label
-    count like ``4x`` (whether it is large enough is checked against the data)."""
-    t = text.strip()
-    if t.isdigit() and int(t) >= 1:
-        return int(t)
-    if re.fullmatch(r"\d+(\.\d+)?[xX]", t) and float(t[:-1]) > 0:
-        return t
-    raise argparse.ArgumentTypeError(f"expected an integer or a multiple of the label "
-                                     f"count like '4x', got {text!r}")
+    """An argparse type: a latent size in the grammar of
+    :func:`starlux.spec.latent_grid` (``8``, ``4x``, ``1x+1``; whether it is large
+    enough is checked against the data)."""
+    from ..spec import check_latent_size
+
+    try:
+        return check_latent_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

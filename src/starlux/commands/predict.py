@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..io.errors import FileFormatError
 from ..io.paths import check_output
+from ..sampling import SAMPLERS
 from .checks import require_objects
-from .options import add_list_option, positive_int
+from .options import add_list_option, nonnegative_int, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("auto", "float32", "float64"), default="auto",
                    help="float32 Gram products with float64 solves and refinement (auto: "
                         "for spectra), or float64 throughout")
+    p.add_argument("--samples", type=nonnegative_int, default=0, metavar="K",
+                   help="also write K posterior samples per object of every predicted "
+                        "output (label_samples, shape N x K x M; needs .h5 or .npz)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="gaussian",
+                   help="gaussian: the exact latent posterior of linear transforms "
+                        "(Laplace for nonlinear ones); nuts: numpyro's No-U-Turn sampler")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="dask.distributed scheduler address (e.g. tcp://host:8786): run "
                         "the blocks on that cluster; DATA_FILE must be readable there")
@@ -62,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() not in PREDICTION_SUFFIXES:  # before, not after, the work
         raise FileFormatError(f"{args.out}: unknown prediction format "
                               f"{Path(args.out).suffix!r} (use .npz, .h5, .fits or .csv)")
+    if args.samples and Path(args.out).suffix.lower() not in (".h5", ".hdf5", ".npz"):
+        raise FileFormatError(f"{args.out}: posterior samples (--samples) need an array "
+                              "file (.h5 or .npz)")
+    draws = dict(samples=args.samples, sampler=args.sampler, seed=args.seed)
     stream = (args.stream or args.scheduler is not None
               or Path(args.data_file).suffix.lower() in _STREAMED)
     with output_lock(args.out):
@@ -71,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             summary = predict_file(
                 args.model, args.data_file, args.out, inputs=args.inputs,
                 outputs=args.outputs, chunk_size=args.chunk_size, precision=args.precision,
-                scheduler=args.scheduler, resume=args.resume, progress=args.progress)
+                scheduler=args.scheduler, resume=args.resume, progress=args.progress,
+                **draws)
             log.info(str(summary))
             return 0
 
@@ -81,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         ds = require_objects(read_dataset(args.data_file), args.data_file)
         pred = model.predict(ds, inputs=args.inputs, outputs=args.outputs,
-                             chunk_size=args.chunk_size, precision=args.precision)
+                             chunk_size=args.chunk_size, precision=args.precision, **draws)
         write_prediction(args.out, pred)
     log.info(f"predicted {len(pred.z)} objects from {', '.join(pred.inputs)}; "
              f"wrote {args.out}")

@@ -11,6 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..data import DataError
 from ..io.errors import FileFormatError
 from ..io.paths import check_output
 from .checks import check_folds, check_latents, require_objects, warn_constant_labels
@@ -39,9 +40,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="calibration fold models: re-solve maps (and latents INT times) "
                         "starting from the final fit, or 'scratch' to fit each fold from "
                         "scratch (about 3x slower)")
+    p.add_argument("--transform", dest="transforms", action="append", default=[],
+                   type=output_transform, metavar="OUTPUT=NAME",
+                   help="the transform of one output, e.g. flux=mlp or flux=mlp:128x2 "
+                        "(width x depth); repeat for more outputs (default: linear)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip learning the model-error term (Fisher errors only)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def output_transform(text: str) -> tuple[str, str]:
+    """An argparse type: ``OUTPUT=TRANSFORM`` with a known transform name."""
+    from ..transforms import make_transform
+
+    name, sep, transform = text.partition("=")
+    if not sep or not name.strip() or not transform.strip():
+        raise argparse.ArgumentTypeError(f"expected OUTPUT=TRANSFORM like flux=mlp, got "
+                                         f"{text!r}")
+    try:
+        make_transform(transform)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name.strip(), transform.strip()
 
 
 def _fold_rounds(text: str) -> int | None:
@@ -69,10 +89,14 @@ def run(args: argparse.Namespace) -> int:
             check_folds(ds, args.folds, args.train_file)
         if args.latents is not None:
             check_latents(ds, args.latents, args.train_file)
+        unknown = [k for k, _ in args.transforms if k not in ds]
+        if unknown:
+            raise DataError(f"--transform for unknown output(s) {unknown}; "
+                            f"{args.train_file} has {list(ds.outputs)}")
         warn_constant_labels(ds, args.train_file)
         cfg = Lux(latents=args.latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
                   folds=args.folds, calibrate=not args.no_calibrate, fold_rounds=rounds,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, transforms=dict(args.transforms) or None)
         log.info(ds.describe())
         model = cfg.fit(ds)
         model.save(args.out)
