@@ -32,9 +32,11 @@ __all__ = ["Lux", "LuxModel", "OutputSpec", "load_model", "resolve_latents", "la
 
 @dataclass(frozen=True)
 class Lux(LuxConfig):
-    __doc__ = (LuxConfig.__doc__ or "").replace(
-        "Configuration of a Lux model (``Lux`` adds :meth:`~starlux.model.Lux.fit`).",
-        "Configuration of a Lux model; :meth:`fit` trains it on a :class:`Dataset`.")
+    """A Lux model to train: the settings of :class:`~starlux.spec.LuxConfig` (latent
+    size, penalty, transforms, calibration, precision ...), and :meth:`fit`.
+
+    >>> model = Lux(latents="4x").fit(train)   # doctest: +SKIP
+    """
 
     @classmethod
     def from_config(cls, config: LuxConfig) -> Lux:
@@ -50,9 +52,9 @@ class Lux(LuxConfig):
 
 @dataclass
 class LuxModel(ModelState):
-    __doc__ = (ModelState.__doc__ or "").replace(
-        "The fitted state of a Lux model (``LuxModel`` adds predict / save / load).",
-        "A trained Lux model: :meth:`predict`, :meth:`save`, :meth:`load`.")
+    """A trained Lux model: the fields of :class:`~starlux.spec.ModelState` (maps,
+    scatter, training latents, error model ...), and :meth:`predict`, :meth:`save`,
+    :meth:`load`."""
 
     @classmethod
     def from_state(cls, state: ModelState) -> LuxModel:
