@@ -36,7 +36,7 @@ from .units import CLIP_SIGMA, ColumnLimits, Prepared, effective_weights, model_
 if TYPE_CHECKING:
     from .spec import ModelState
 
-__all__ = ["Prediction", "OutputPrediction", "predict", "infer_latents", "BlockPredictor",
+__all__ = ["Prediction", "OutputPrediction", "predict", "BlockPredictor",
            "concat_predictions", "resolve_io", "predict_prepared", "natural_output",
            "single_threaded_blas", "aligned_empty"]
 
@@ -63,15 +63,6 @@ def resolve_io(model: ModelState, dataset: Dataset, inputs: Sequence[str] | None
             raise DataError(f"unknown output {k!r}; the model's outputs are {model.output_names}")
     model.check_compatible(dataset, inputs)
     return inputs, outputs
-
-
-def infer_latents(model: ModelState, dataset: Dataset, inputs: Sequence[str] | None = None,
-                  prior: str | None = None, chunk_size: int | None = None,
-                  precision: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """(N, P) latents and (N, P, P) covariance from the given input outputs."""
-    pred = predict(model, dataset, inputs=inputs, outputs=[], prior=prior,
-                   chunk_size=chunk_size, precision=precision)
-    return pred.z, pred.z_cov
 
 
 def predict(

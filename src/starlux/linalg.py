@@ -30,7 +30,6 @@ __all__ = [
     "cho_solve_factor",
     "cho_inverse",
     "batched_trace",
-    "gram_per_row",
     "pseudo_inverse_spd",
     "PRECISIONS",
     "resolve_precision",
@@ -106,22 +105,6 @@ def cho_inverse(c: jax.Array) -> jax.Array:
 def gram_packed_per_column(w: jax.Array, x: jax.Array) -> jax.Array:
     """(N, D) weights, (N, P) rows -> (D, P(P+1)/2) packed ``sum_n w[n, d] x_n x_n^T``."""
     return jax.lax.dot_general(w, packed_outer(x), (((0,), (0,)), ((), ())))
-
-
-def gram_per_row(w: jax.Array, b: jax.Array, packed_b: jax.Array | None = None) -> jax.Array:
-    """Per-row Gram matrices ``H_n = sum_d w[n, d] b_d b_d^T``.
-
-    Args:
-        w: (N, D) non-negative weights.
-        b: (D, P) rows of a linear map.
-        packed_b: optional precomputed ``packed_outer(b)`` (D, P(P+1)/2).
-
-    Returns:
-        (N, P, P) symmetric matrices.
-    """
-    if packed_b is None:
-        packed_b = packed_outer(b)
-    return unpack_symmetric(w @ packed_b, b.shape[1])
 
 
 PRECISIONS = ("auto", "float64", "float32")
