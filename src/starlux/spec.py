@@ -28,7 +28,8 @@ from .linalg import resolve_precision
 from .transforms import LinearTransform, Transform, make_transform
 from .units import CLIP_SIGMA, ColumnLimits
 
-__all__ = ["LuxConfig", "ModelState", "OutputSpec", "resolve_latents", "latent_grid"]
+__all__ = ["LuxConfig", "ModelState", "OutputSpec", "resolve_latents", "latent_grid",
+           "parse_latent_size"]
 
 Prior = Literal["empirical", "l2", "none"]
 
@@ -48,6 +49,19 @@ def _latent_size(text: int | str, n_labels: int) -> int:
     if m.group(3) is not None:
         return int(m.group(3))
     return int(round(float(m.group(1)) * n_labels)) + int(m.group(2) or 0)
+
+
+def parse_latent_size(text: int | str) -> int | str:
+    """Check a latent size against the grammar before the label count is known (the
+    command line): an int for ``"8"``, the stripped text for ``"4x"`` or ``"1x+1"``.
+
+    Raises ``ValueError`` for text outside the grammar and for sizes that mean no
+    latents at all (``"0"``, ``"0x"``); whether P >= M + 1 is checked against the data.
+    """
+    if _latent_size(text, 1) < 1:
+        raise ValueError(f"latent size must be at least 1, got {text!r}")
+    t = str(text).strip()
+    return int(t) if t.isdigit() else t
 
 
 def resolve_latents(latents: int | str, n_labels: int) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,12 +112,14 @@ def nonnegative_float(text: str) -> float:
 
 
 def latent_size(text: str) -> int | str:
-    """An argparse type: a latent size, a positive integer or a multiple of the label
-    count like ``4x`` (whether it is large enough is checked against the data)."""
-    t = text.strip()
-    if t.isdigit() and int(t) >= 1:
-        return int(t)
-    if re.fullmatch(r"\d+(\.\d+)?[xX]", t) and float(t[:-1]) > 0:
-        return t
-    raise argparse.ArgumentTypeError(f"expected an integer or a multiple of the label "
-                                     f"count like '4x', got {text!r}")
+    """An argparse type: a latent size in the one grammar of
+    :func:`starlux.spec.parse_latent_size` (a positive integer, a multiple of the label
+    count like ``4x``, or ``1x+1``; whether it is large enough is checked against the
+    data)."""
+    from ..spec import parse_latent_size
+
+    try:
+        return parse_latent_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or a multiple of the label "
+                                         f"count like '4x' (or '1x+1'), got {text!r}") from None
