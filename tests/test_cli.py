@@ -49,7 +49,7 @@ def test_debug_environment_shows_the_traceback(files, monkeypatch):
               str(files / "p.npz")])
 
 
-def test_help_lists_commands(capsys):
+def test_help_lists_every_command(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out

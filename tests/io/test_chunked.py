@@ -25,7 +25,7 @@ def test_every_dataset_format_is_read_in_chunks_equal_to_its_rows(tmp_path, ext)
     assert starts == [0, 200, 400, 600]
 
 
-def test_chunked_writer(tmp_path):
+def test_chunks_appended_to_an_h5_file_read_back_as_one_dataset(tmp_path):
     ds = set671()
     path = tmp_path / "big.h5"
     with ChunkedDatasetWriter(path, chunk_rows=64) as w:

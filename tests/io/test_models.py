@@ -18,7 +18,7 @@ def model():
     return Lux(latents=5, progress=False).fit(ds), ds
 
 
-def test_round_trip_predicts_identically(model, tmp_path):
+def test_a_saved_and_loaded_model_predicts_identically(model, tmp_path):
     m, ds = model
     path = tmp_path / "m.h5"
     m.save(path)

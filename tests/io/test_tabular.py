@@ -12,7 +12,7 @@ from starlux.io.tabular import is_static_key, read_fits_arrays
 
 
 @pytest.mark.parametrize("ext", ["csv", "parquet"])
-def test_label_tables(tmp_path, ext):
+def test_label_only_datasets_round_trip_through_csv_and_parquet(tmp_path, ext):
     labels = set671().with_outputs(["label", "galah"])
     path = tmp_path / f"labels.{ext}"
     write_dataset(path, labels)
