@@ -8,7 +8,7 @@ import pytest
 from starlux import DataError, Dataset, Output
 
 
-def test_missing_rules_for_spectra():
+def test_every_missing_rule_of_a_spectrum_is_counted_by_reason():
     v = np.array([[1.0, np.nan, 0.0, 1.0, 1.0, 1.0, 1.0]])
     e = np.array([[0.1, 0.1, 0.1, 9999.0, -1.0, 5.0, np.inf]])
     o = Output.create(v, e, kind="spectrum")
@@ -27,7 +27,7 @@ def test_label_zero_value_is_not_missing():
     assert o.missing.tolist() == [[False, True]]
 
 
-def test_validation_errors():
+def test_inconsistent_arrays_are_refused_saying_what_is_wrong():
     with pytest.raises(DataError, match="errors shape"):
         Output.create(np.ones((3, 2)), np.ones((3, 3)), names=["a", "b"])
     with pytest.raises(DataError, match="rows"):
@@ -45,7 +45,7 @@ def test_validation_errors():
         Output.create(np.ones((3, 2)), np.ones((3, 2)), kind="spectrum", wavelength=[1.0])
 
 
-def test_select_unknown_label_names():
+def test_selecting_an_unknown_label_name_is_refused_naming_it():
     o = Output.create(np.ones((2, 2)), np.ones((2, 2)), names=["TEFF", "LOGG"])
     with pytest.raises(DataError, match=r"unknown column name\(s\) \['FEH'\]"):
         o.select(["TEFF", "FEH"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from starlux.cli import main
 from starlux.demo import next_commands, run_demo
 from starlux.io.datasets import read_dataset
 
@@ -32,12 +31,3 @@ def test_next_commands_name_the_files_the_demo_wrote(tmp_path):
     cmds = next_commands(tmp_path)
     assert cmds[0].startswith("starlux report ") and "model.h5" in cmds[0]
     assert "test.h5" in cmds[0] and cmds[1].startswith("starlux cv ")
-
-
-def test_demo_help_shows_defaults(capsys):
-    try:
-        main(["demo", "--help"])
-    except SystemExit:
-        pass
-    text = capsys.readouterr().out
-    assert "starlux-demo" in text and "(default: real)" in text

@@ -20,7 +20,7 @@ def _split(ds: Dataset, n_train: int):
     return ds.take(idx[:n_train]), ds.take(idx[n_train:])
 
 
-def test_exact_recovery_noiseless_bilinear():
+def test_noiseless_bilinear_data_are_recovered_exactly():
     ds, truth = make_bilinear(n=400, p=5, d=40)
     train, test = _split(ds, 300)
     model = Lux(latents=5, reg=0.0, **FAST).fit(train)
@@ -42,7 +42,7 @@ def test_label_only_inference_reproduces_spectra():
 
 
 @pytest.mark.parametrize("missing", [0.05, 0.3])
-def test_unbiased_with_missing_labels(missing):
+def test_labels_are_unbiased_when_some_training_labels_are_missing(missing):
     ds, truth = make_bilinear(n=900, p=4, d=60, noise=0.002, label_noise=0.02,
                               missing=missing, seed=1)
     train, test = _split(ds, 700)
@@ -80,7 +80,7 @@ def test_missing_values_get_zero_weight_not_invented():
     np.testing.assert_allclose(pa["label"].values, pb["label"].values, rtol=1e-9)
 
 
-def test_masked_pixels_recovery():
+def test_labels_are_recovered_exactly_when_some_pixels_are_masked():
     ds, truth = make_bilinear(n=400, p=4, d=50, seed=3)
     flux = ds["flux"].values.copy()
     flux[:, 10:20] = 0.0  # flux == 0 -> missing (paper convention)
@@ -95,7 +95,7 @@ def test_masked_pixels_recovery():
                                atol=1e-3 * truth["labels"].std(0).max())
 
 
-def test_extra_latents_stay_alive():
+def test_extra_latents_stay_in_use_after_training():
     """P > M+1: latent dimensions initialised at zero must be used after training."""
     ds, _ = make_bilinear(n=400, m=3, p=8, d=60, noise=0.001, seed=4)
     model = Lux(latents=8, **FAST).fit(ds)
@@ -105,7 +105,7 @@ def test_extra_latents_stay_alive():
     assert np.all(np.linalg.norm(w[:, 4:], axis=0) > 1e-6)
 
 
-def test_same_seed_same_answer():
+def test_the_same_seed_gives_the_same_model():
     ds, _ = make_bilinear(n=200, p=5, d=30, noise=0.002, label_noise=0.02, seed=5)
     m1 = Lux(latents=6, seed=3, progress=False).fit(ds)
     m2 = Lux(latents=6, seed=3, progress=False).fit(ds)
@@ -116,7 +116,7 @@ def test_same_seed_same_answer():
     assert not np.array_equal(m1.params["flux"]["W"], m3.params["flux"]["W"])
 
 
-def test_latent_size_validation():
+def test_a_latent_size_below_m_plus_one_or_outside_the_grammar_is_refused():
     ds, _ = make_bilinear(n=50, m=3, p=4, d=10)
     with pytest.raises(ValueError, match="P >= M \\+ 1"):
         Lux(latents=3, **FAST).fit(ds)

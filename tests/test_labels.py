@@ -32,4 +32,5 @@ def test_values_print_to_a_sensible_precision():
 
 def test_diagram_axes_are_found_by_alias():
     assert find_label(["teff", "logg", "m_h"], "feh") == "m_h"
+    assert find_label(["PARAM_M_H", "FE_H"], "feh") == "FE_H"
     assert find_label(["TEFF"], "mgfe") is None

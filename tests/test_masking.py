@@ -20,11 +20,11 @@ EMU_WL = SHARED_DATA / "apogee-nn-emulators" / "apogee_wavelength.npz"
     ("TIII_FE", "TiII"), ("C_FE", "C"), ("CI_FE", "CI"), ("X_H_FE", "Fe"),
     ("TEFF", None), ("LOGG", None), ("EU_FE", None), ("ALPHA_M", None), ("VMACRO", None),
 ])
-def test_label_element(name, element):
+def test_each_label_names_the_element_whose_windows_it_uses(name, element):
     assert label_element(name, ["Mg", "Fe", "TiII", "Ti", "C", "CI", "N"]) == element
 
 
-def test_windows_on_another_grid(tmp_path):
+def test_windows_are_moved_onto_another_wavelength_grid(tmp_path):
     src = np.exp(np.linspace(np.log(15000.0), np.log(15100.0), 101))
     mg = np.zeros(101)
     mg[40:45] = 0.5
@@ -43,7 +43,7 @@ def test_windows_on_another_grid(tmp_path):
 
 
 @pytest.mark.skipif(not DR17.is_dir(), reason=shared_data_reason(DR17))
-def test_read_real_dr17_windows():
+def test_the_real_dr17_windows_are_read():
     w = read_aspcap_windows(DR17, elements=["Mg", "Fe", "Al"])
     assert w.wavelength.shape == (7514,)
     assert (w.weights["Mg"] > 0).sum() == 106

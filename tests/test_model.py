@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from starlux.model import Lux, resolve_latents
+from starlux.model import Lux
 
 
 @pytest.mark.parametrize("kw, words", [
@@ -18,10 +18,3 @@ from starlux.model import Lux, resolve_latents
 def test_a_bad_setting_is_refused_with_its_name(kw, words):
     with pytest.raises(ValueError, match=words):
         Lux(**kw)
-
-
-def test_latent_sizes_are_integers_or_multiples_of_the_label_count():
-    assert resolve_latents("4x", 3) == 12
-    assert resolve_latents(7, 3) == 7
-    with pytest.raises(ValueError):
-        resolve_latents(2, 3)

@@ -1,14 +1,11 @@
-"""Predictions in the ecosystem's types: astropy tables with units, pandas, FITS with
-TUNIT / EXTNAME / metadata, and short reprs."""
+"""Predictions in the ecosystem's types: astropy tables with units, pandas, and short
+reprs (prediction files: tests/io/test_predictions.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from astropy.io import fits
-from astropy.table import Table
 
-from starlux.io.predictions import EXTNAME, write_prediction
 from starlux.model import Lux
 
 from .conftest import make_bilinear
@@ -40,25 +37,6 @@ def test_to_pandas_keeps_the_columns_and_the_units(prediction):
     df = prediction.to_pandas()
     assert list(df.columns) == prediction.to_table().colnames
     assert df.attrs["units"]["TEFF"] == "K"
-
-
-def test_fits_files_carry_tunit_extname_and_header_metadata(prediction, tmp_path):
-    path = tmp_path / "pred.fits"
-    write_prediction(path, prediction, model="m.h5")
-    with fits.open(path) as hdul:
-        hdr = hdul[EXTNAME].header
-        units = {hdr[f"TTYPE{i}"]: hdr.get(f"TUNIT{i}") for i in range(1, hdr["TFIELDS"] + 1)}
-        assert units["TEFF"] == "K" and units["LOGG"] == "dex"
-        assert hdr["MODEL"] == "m.h5" and hdr["INPUTS"] == "flux" and "STLXVER" in hdr
-
-
-def test_csv_and_ecsv_are_written_by_astropy(prediction, tmp_path):
-    write_prediction(tmp_path / "p.csv", prediction)
-    write_prediction(tmp_path / "p.ecsv", prediction)
-    t = Table.read(tmp_path / "p.csv")
-    assert len(t) == 30 and "TEFF_ERR" in t.colnames
-    e = Table.read(tmp_path / "p.ecsv")
-    assert str(e["TEFF"].unit) == "K" and e.meta["INPUTS"] == "flux"
 
 
 def test_reprs_are_short_and_the_html_repr_shows_a_few_rows(prediction):

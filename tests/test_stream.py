@@ -111,7 +111,7 @@ def test_label_inputs_reordered_columns_and_tables(setup, tmp_path):
     assert table.read_text() == ref_table.read_text()
 
 
-def test_npz_input_streams_too(setup, tmp_path):
+def test_an_npz_input_streams_too(setup, tmp_path):
     model, _, test, _ = setup
     data = tmp_path / "data.npz"
     write_dataset(data, test)
@@ -120,7 +120,7 @@ def test_npz_input_streams_too(setup, tmp_path):
     _same(_read(out), prediction_arrays(predict(model, test, chunk_size=CHUNK)))
 
 
-def test_interrupted_run_resumes(setup, tmp_path):
+def test_an_interrupted_run_resumes(setup, tmp_path):
     model, model_path, _, data = setup
     out = tmp_path / "pred.h5"
 
@@ -167,7 +167,7 @@ def test_changed_settings_or_no_resume_start_afresh(setup, tmp_path):
     assert (s.blocks_computed, s.blocks_skipped) == (5, 0)
 
 
-def test_local_cluster_equals_serial(setup, tmp_path):
+def test_a_local_cluster_gives_the_serial_results(setup, tmp_path):
     distributed = pytest.importorskip("distributed")
     model, _, _, data = setup
     serial = tmp_path / "serial.h5"

@@ -29,7 +29,7 @@ from .transforms import LinearTransform, Transform, make_transform
 from .units import CLIP_SIGMA, ColumnLimits
 
 __all__ = ["LuxConfig", "ModelState", "OutputSpec", "resolve_latents", "latent_grid",
-           "check_latent_size"]
+           "parse_latent_size"]
 
 Prior = Literal["empirical", "l2", "none"]
 
@@ -51,23 +51,17 @@ def _latent_size(text: int | str, n_labels: int) -> int:
     return int(round(float(m.group(1)) * n_labels)) + int(m.group(2) or 0)
 
 
-def check_latent_size(text: int | str) -> int | str:
-    """A latent size as written (``8``, ``"4x"``, ``"1x+1"``), checked against the
-    grammar before the label count is known: an ``int`` for a plain integer >= 1, else
-    the text. Raises ``ValueError`` naming the accepted forms."""
-    size = _latent_size(text, 1)  # the grammar check
-    m = _LATENT_SIZE.fullmatch(str(text))
-    if m is not None and m.group(3) is not None:
-        if size < 1:
-            raise ValueError(f"latent size must be at least 1, got {text!r}")
-        return size
-    if isinstance(text, int | np.integer):
-        if int(text) < 1:
-            raise ValueError(f"latent size must be at least 1, got {text!r}")
-        return int(text)
-    if float(m.group(1)) <= 0:
-        raise ValueError(f"latent size multiple must be positive, got {text!r}")
-    return str(text).strip()
+def parse_latent_size(text: int | str) -> int | str:
+    """Check a latent size against the grammar before the label count is known (the
+    command line): an int for ``"8"``, the stripped text for ``"4x"`` or ``"1x+1"``.
+
+    Raises ``ValueError`` for text outside the grammar and for sizes that mean no
+    latents at all (``"0"``, ``"0x"``); whether P >= M + 1 is checked against the data.
+    """
+    if _latent_size(text, 1) < 1:
+        raise ValueError(f"latent size must be at least 1, got {text!r}")
+    t = str(text).strip()
+    return int(t) if t.isdigit() else t
 
 
 def resolve_latents(latents: int | str, n_labels: int) -> int:

@@ -54,6 +54,7 @@ from .io.atomic import atomic_path
 from .io.chunked import dataset_info, iter_dataset_chunks
 from .io.datasets import decode_strings
 from .io.errors import FileFormatError
+from .io.formats import astropy_format, can_hold, format_name, format_of, suffixes
 from .io.locks import output_lock
 from .io.paths import check_output
 from .io.predictions import prediction_arrays, write_table
@@ -65,7 +66,6 @@ from .tables import label_table, table_meta
 __all__ = ["predict_file", "StreamSummary", "model_checksum", "partial_path"]
 
 MANIFEST_VERSION = 1
-_H5 = (".h5", ".hdf5")
 _STATIC_SUFFIXES = ("_names", "_model_err")
 
 
@@ -185,7 +185,7 @@ def _read_aligned(dset: h5py.Dataset, rows: slice) -> np.ndarray:
 def _read_rows(path: Path, rows: slice, chunk_size: int, model: LuxModel,
                inputs: Sequence[str], bp: BlockPredictor) -> tuple[dict[str, tuple], Any]:
     """One block's raw inputs and ids from any supported file (used by Dask tasks)."""
-    if path.suffix.lower() in _H5:
+    if format_name(path) == "hdf5":
         reader = _H5Reader(path, model, inputs)
         try:
             return reader.read(rows)
@@ -340,16 +340,19 @@ def _assemble_table(tmp: Path, folder: Path, n_blocks: int, fmt: str) -> None:
 
 
 def _assemble(out: Path, folder: Path, n: int, n_blocks: int) -> None:
-    suffix = out.suffix.lower()
+    fmt = _out_format(out)
     with atomic_path(out) as tmp:
-        if suffix in _H5:
+        if fmt == "hdf5":
             _assemble_h5(tmp, folder, n, n_blocks)
-        elif suffix == ".npz":
+        elif fmt == "npz":
             _assemble_npz(tmp, folder, n, n_blocks)
         else:
-            fmt = {".fits": "fits", ".fit": "fits", ".csv": "ascii.csv",
-                   ".ecsv": "ascii.ecsv"}[suffix]
-            _assemble_table(tmp, folder, n_blocks, fmt)
+            _assemble_table(tmp, folder, n_blocks, astropy_format(fmt))
+
+
+def _out_format(out: Path) -> str:
+    """The format of a prediction file (arrays or a label table), or a clear error."""
+    return format_of(out, "prediction arrays", "label table", what="prediction")
 
 
 # --- Dask tasks ----------------------------------------------------------------------
@@ -424,13 +427,11 @@ def predict_file(
     precision = resolve_precision(precision)
     samples, sampler = check_sampler(samples, sampler)
     draws = (("samples", samples), ("sampler", sampler), ("seed", int(seed))) if samples else ()
-    suffix = out_path.suffix.lower()
-    if samples and suffix not in (*_H5, ".npz"):
-        raise FileFormatError(f"{out_path}: posterior samples need an array file (.h5 or "
-                              f".npz), not {suffix!r}")
-    if suffix not in (*_H5, ".npz", ".fits", ".fit", ".csv", ".ecsv"):
-        raise FileFormatError(f"{out_path}: unknown prediction format {suffix!r} (use .h5, "
-                              ".npz, .fits or .csv)")
+    _out_format(out_path)  # before any work
+    if samples and not can_hold(out_path, "prediction arrays"):
+        raise FileFormatError(f"{out_path}: posterior samples need an array file "
+                              f"({', '.join(suffixes('prediction arrays'))}), not "
+                              f"{out_path.suffix.lower()!r}")
     check_output(out_path, [data_path, None if isinstance(model, LuxModel) else model],
                  flag="out_path")
     with output_lock(out_path):  # one writer per output; stale temporaries removed
@@ -514,7 +515,7 @@ def _prefetch(data_path: Path, model: LuxModel, inputs: Sequence[str], bp: Block
               ) -> Iterator[tuple[int, dict[str, tuple], Any]]:
     """Yield (block, raw inputs, ids) for the blocks to do, reading the next block in a
     background thread while the current one is computed (one block ahead)."""
-    if data_path.suffix.lower() not in _H5:
+    if format_name(data_path) != "hdf5":
         want = set(todo)
         for i, (_, ds) in enumerate(iter_dataset_chunks(data_path, chunk_size)):
             if i in want:

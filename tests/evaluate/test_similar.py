@@ -1,23 +1,19 @@
-"""Latent similarity search: distances, ranking, the CLI."""
+"""Latent similarity search: distances and ranking (the command: tests/commands/test_similar.py)."""
 
 from __future__ import annotations
-
-import csv
 
 import numpy as np
 import pytest
 
 from starlux import Dataset, Output
-from starlux.cli import main
 from starlux.data import DataError
 from starlux.evaluate.similar import latent_distances, rank_similar
-from starlux.io.datasets import write_dataset
 from starlux.model import Lux
 
 from .helpers import make_latent
 
 
-def test_latent_distances_metrics():
+def test_each_latent_distance_metric_matches_its_formula():
     rng = np.random.default_rng(0)
     z, r = rng.normal(size=(6, 3)), rng.normal(size=(2, 3))
     e = latent_distances(z, r, "euclidean")
@@ -34,7 +30,7 @@ def test_latent_distances_metrics():
         latent_distances(z, r, "mahalanobis")
 
 
-def test_rank_similar_finds_twins_python_and_cli(tmp_path):
+def test_rank_similar_finds_the_twins_of_the_references():
     ds = make_latent(n=120, m=2, p=4, d=24, seed=2)
     model = Lux(latents=4, calibrate=False, progress=False).fit(ds)
     # a search set: 60 objects plus near-twins of objects 3 and 17 (tiny extra noise)
@@ -55,13 +51,3 @@ def test_rank_similar_finds_twins_python_and_cli(tmp_path):
     assert post.ids[0] == "twin-3"
     with pytest.raises(DataError, match="not in the dataset"):
         rank_similar(model, search, ["nope"])
-    # command line: ids from a text file
-    model.save(str(tmp_path / "m.h5"))
-    write_dataset(tmp_path / "search.npz", search)
-    (tmp_path / "refs.txt").write_text("# references\nref-3\nref-17\n")
-    out = tmp_path / "similar.csv"
-    rc = main(["similar", str(tmp_path / "m.h5"), str(tmp_path / "search.npz"),
-               "--reference", str(tmp_path / "refs.txt"), "--top", "3", "--out", str(out)])
-    assert rc == 0
-    rows = list(csv.DictReader(open(out)))
-    assert len(rows) == 3 and {rows[0]["id"], rows[1]["id"]} == {"twin-3", "twin-17"}

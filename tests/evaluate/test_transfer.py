@@ -17,7 +17,7 @@ from ..conftest import SHARED_DATA, shared_data_reason
 CATS = SHARED_DATA / "apogee-label-catalogs"
 
 
-def test_synthetic_cross_survey_transfer():
+def test_labels_of_a_second_survey_are_learned_from_half_the_objects():
     train = make_cross_survey(600, seed=0)
     test = make_cross_survey(300, seed=1, galah_fraction=1.0)
     gal = train["galah"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from starlux.data import Dataset, Output
 from tests.conftest import SHARED_DATA as SHARED
 from tests.conftest import shared_data_reason
 
@@ -76,3 +78,35 @@ def make_aspcapstar(path: Path, objid: str, flux: np.ndarray, err: np.ndarray) -
     prim.header["OBJID"] = objid
     fits.HDUList([prim, fits.ImageHDU(flux), fits.ImageHDU(err)]).writeto(path, overwrite=True)
     return path
+
+
+@cache
+def set671() -> Dataset:
+    """The 671-star AnniesLasso set (100 real pixels, Teff/logg/[M/H]) as a dataset,
+    from the copy shipped in the package (so this never skips), with one missing label,
+    string ids, an extra per-object array and a second label output ``galah``."""
+    from importlib import resources
+
+    with resources.files("starlux").joinpath("sample_data", "apogee_671.npz").open("rb") as fh:
+        d = dict(np.load(fh))
+    lab = d["label"].copy()
+    lab[5, 1] = np.nan  # one missing label
+    err = np.abs(d["label"]) * 0.01 + 0.01
+    galah = Output.create(lab[:, :1] + 10, np.full((671, 1), 50.0), kind="label",
+                          names=["teff_galah"], label="galah")
+    base = Dataset.from_arrays(flux=d["flux"], flux_err=d["flux_err"], label=lab,
+                               label_err=err, label_names=d["label_names"],
+                               wavelength=np.linspace(15200, 15300, 100),
+                               ids=np.array([f"star{i:03d}" for i in range(671)]),
+                               snr=np.arange(671.0))
+    return Dataset(outputs={**base.outputs, "galah": galah}, ids=base.ids, extras=base.extras)
+
+
+def same_dataset(a: Dataset, b: Dataset, outputs=None) -> None:
+    """Assert two datasets hold the same objects, values, errors, masks and names."""
+    assert a.n == b.n and a.ids.tolist() == b.ids.tolist()
+    for k in outputs or a.outputs:
+        assert np.array_equal(a[k].values, b[k].values, equal_nan=True), k
+        assert np.array_equal(a[k].errors, b[k].errors, equal_nan=True), k
+        assert np.array_equal(a[k].missing, b[k].missing), k
+        assert a[k].names == b[k].names

@@ -8,11 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from starlux.cli import main
-from starlux.io.atomic import atomic_path, remove_stale_temporaries
 from starlux.io.datasets import write_dataset
 from starlux.io.errors import OutputBusyError
 from starlux.io.locks import lock_path, output_lock
@@ -92,7 +90,7 @@ def test_train_is_refused_while_another_process_writes_its_model(files, tmp_path
         first.wait()
 
 
-def test_lock_is_reentrant_in_one_process_and_removed_after_an_error(tmp_path):
+def test_a_lock_is_reentrant_in_one_process_and_removed_after_an_error(tmp_path):
     out = tmp_path / "x.h5"
     with pytest.raises(RuntimeError), output_lock(out):
         with output_lock(out):  # the command layer and predict_file both take it
@@ -102,7 +100,7 @@ def test_lock_is_reentrant_in_one_process_and_removed_after_an_error(tmp_path):
     assert not lock_path(out).exists()
 
 
-def test_lock_held_elsewhere_raises_output_busy(tmp_path):
+def test_a_lock_held_elsewhere_raises_output_busy(tmp_path):
     out = tmp_path / "x.h5"
     holder = _holder(out)
     try:
@@ -125,23 +123,3 @@ def test_temporaries_of_a_killed_writer_are_removed_by_the_next_one(files, tmp_p
     assert not any(p.exists() for p in stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npz.abcd.tmp.npz",
                                                           "pred.npz"]
-
-
-def test_atomic_writes_name_their_temporaries_so_they_can_be_found(tmp_path):
-    target = tmp_path / "a.h5"
-    with atomic_path(target) as tmp:
-        assert tmp.name.startswith(".a.h5.") and ".tmp" in tmp.name
-        tmp.write_bytes(b"x")
-        leftover = tmp.with_name(tmp.name.replace(".tmp", "x.tmp"))
-        leftover.write_bytes(b"torn")
-    assert target.read_bytes() == b"x"
-    assert remove_stale_temporaries(target) == [leftover]
-    assert np.array_equal(sorted(p.name for p in tmp_path.iterdir()), ["a.h5"])
-
-
-def test_a_failed_write_names_the_target_not_the_temporary(tmp_path):
-    target = tmp_path / "model.h5"
-    with pytest.raises(OSError) as exc, atomic_path(target) as tmp:
-        raise OSError(28, "No space left on device", str(tmp))
-    assert exc.value.filename == str(target) and "No space left" in exc.value.strerror
-    assert list(tmp_path.iterdir()) == []

@@ -115,12 +115,14 @@ def nonnegative_float(text: str) -> float:
 
 
 def latent_size(text: str) -> int | str:
-    """An argparse type: a latent size in the grammar of
-    :func:`starlux.spec.latent_grid` (``8``, ``4x``, ``1x+1``; whether it is large
-    enough is checked against the data)."""
-    from ..spec import check_latent_size
+    """An argparse type: a latent size in the one grammar of
+    :func:`starlux.spec.parse_latent_size` (a positive integer, a multiple of the label
+    count like ``4x``, or ``1x+1``; whether it is large enough is checked against the
+    data)."""
+    from ..spec import parse_latent_size
 
     try:
-        return check_latent_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        return parse_latent_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or a multiple of the label "
+                                         f"count like '4x' (or '1x+1'), got {text!r}") from None

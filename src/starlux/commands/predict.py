@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from ..io.errors import FileFormatError
+from ..io.formats import can_hold, format_name, format_of, suffixes
 from ..io.paths import check_output
 from ..sampling import SAMPLERS
 from .checks import require_objects
@@ -22,8 +22,6 @@ from .options import add_list_option, nonnegative_int, positive_int
 
 log = logging.getLogger(__name__)
 
-_STREAMED = (".h5", ".hdf5", ".fits", ".fit")
-PREDICTION_SUFFIXES = (".npz", ".h5", ".hdf5", ".fits", ".fit", ".csv", ".ecsv")
 DEFAULT_CHUNK = 1024
 
 
@@ -67,15 +65,14 @@ def run(args: argparse.Namespace) -> int:
     from ..model import load_model
 
     check_output(args.out, [args.model, args.data_file])
-    if Path(args.out).suffix.lower() not in PREDICTION_SUFFIXES:  # before, not after, the work
-        raise FileFormatError(f"{args.out}: unknown prediction format "
-                              f"{Path(args.out).suffix!r} (use .npz, .h5, .fits or .csv)")
-    if args.samples and Path(args.out).suffix.lower() not in (".h5", ".hdf5", ".npz"):
+    # before, not after, the work
+    format_of(args.out, "prediction arrays", "label table", what="prediction")
+    if args.samples and not can_hold(args.out, "prediction arrays"):
         raise FileFormatError(f"{args.out}: posterior samples (--samples) need an array "
-                              "file (.h5 or .npz)")
+                              f"file ({', '.join(suffixes('prediction arrays'))})")
     draws = dict(samples=args.samples, sampler=args.sampler, seed=args.seed)
     stream = (args.stream or args.scheduler is not None
-              or Path(args.data_file).suffix.lower() in _STREAMED)
+              or format_name(args.data_file) in ("hdf5", "fits"))
     with output_lock(args.out):
         if stream:
             from ..stream import predict_file

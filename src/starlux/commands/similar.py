@@ -8,13 +8,12 @@ import logging
 from pathlib import Path
 
 from ..data import DataError, Dataset
+from ..io.formats import can_hold
 from ..io.paths import check_output
 from .checks import require_objects
 from .options import add_list_option, positive_int
 
 log = logging.getLogger(__name__)
-
-_DATASETS = (".npz", ".h5", ".hdf5", ".fits", ".fit")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,7 +46,7 @@ def _read_reference(values: list[str]) -> Dataset | list[str]:
 
     path = Path(values[0])
     if len(values) == 1 and path.is_file():
-        if path.suffix.lower() in _DATASETS:
+        if can_hold(path, "dataset"):
             return require_objects(read_dataset(path), path)
         ids = [s.strip() for s in path.read_text().splitlines()]
         return [s for s in ids if s and not s.startswith("#")]

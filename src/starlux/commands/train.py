@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from ..data import DataError
 from ..io.errors import FileFormatError
+from ..io.formats import can_hold
 from ..io.paths import check_output
 from .checks import check_folds, check_latents, require_objects, warn_constant_labels
 from .options import at_least, latent_size, nonnegative_float, positive_int
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     rounds = _fold_rounds(args.fold_rounds)
     check_output(args.out, [args.train_file])
-    if Path(args.out).suffix.lower() not in (".h5", ".hdf5"):
+    if not can_hold(args.out, "model"):
         raise FileFormatError(f"{args.out}: model files are HDF5; name it .h5")
     with output_lock(args.out):
         ds = require_objects(read_dataset(args.train_file), args.train_file)

@@ -1,5 +1,7 @@
 """File input and output: datasets, models, predictions and survey files.
 
+* :mod:`~starlux.io.formats` — the one table of file suffixes, formats and what each
+  file can hold;
 * :mod:`~starlux.io.datasets` — dataset files (``.npz``, ``.h5``, ``.fits``, label-only
   ``.csv`` / ``.parquet``), atomic writes;
 * :mod:`~starlux.io.chunked` — large ``.h5`` files read and written in chunks of objects;

@@ -10,6 +10,7 @@ import numpy as np
 from astropy.io import fits
 
 from .errors import FileFormatError
+from .formats import format_name, suffix_of
 
 __all__ = ["open_fits", "hdu_array", "header_value"]
 
@@ -22,8 +23,8 @@ def open_fits(path: str | os.PathLike) -> fits.HDUList:
         raise FileFormatError(f"{path}: no such file")
     if path.is_dir():
         raise FileFormatError(f"{path}: is a directory, not a FITS file")
-    if path.suffix.lower() in (".npz", ".h5", ".hdf5"):
-        raise FileFormatError(f"{path}: is a {path.suffix} file, not FITS (a starlux "
+    if format_name(path) in ("npz", "hdf5"):
+        raise FileFormatError(f"{path}: is a {suffix_of(path)} file, not FITS (a starlux "
                               "dataset goes to train / predict, not to --spectra)")
     hdul = None
     failure = None

@@ -32,6 +32,7 @@ import numpy as np
 from ..data import DataError, Output
 from ._fitsutil import hdu_array, header_value, open_fits
 from .errors import FileFormatError
+from .formats import format_name, format_suffixes
 
 __all__ = [
     "APSTAR_NPIX", "APOGEE_PIXMASK", "DEFAULT_BAD_BITS", "Spectra",
@@ -114,13 +115,13 @@ def target_grid(grid: GridSpec) -> np.ndarray:
             raise FileFormatError(f"{p}: no such wavelength-grid file (or use a grid name: "
                                   "'apstar', 'aspcap', 'payne')")
         try:
-            if p.suffix == ".npz":
+            if format_name(p) == "npz":
                 with np.load(p, allow_pickle=False) as f:
                     keys = [k for k in ("wavelength", "wave", "wl") if k in f.files]
                     if not keys and len(f.files) != 1:
                         raise FileFormatError(f"{p}: no 'wavelength' array (has {f.files})")
                     w = f[keys[0] if keys else f.files[0]]
-            elif p.suffix == ".npy":
+            elif format_name(p) == "npy":
                 w = np.load(p, allow_pickle=False)
             else:
                 w = np.loadtxt(p, ndmin=2)[:, 0]
@@ -557,10 +558,11 @@ def to_grid(spec: Spectra, wavelength: np.ndarray, *, resample_ok: bool = False)
 
 
 _GLOB_CHARS = set("*?[")
+_FITS_SUFFIXES = format_suffixes("fits")
 
 
 def expand_paths(sources: str | os.PathLike | Iterable[str | os.PathLike],
-                 suffixes: tuple[str, ...] = (".fits", ".fits.gz", ".fit")) -> list[Path]:
+                 suffixes: tuple[str, ...] = _FITS_SUFFIXES) -> list[Path]:
     """Paths from a path, a glob pattern, a directory, or a list of those (sorted per glob).
 
     A pattern matching nothing, or a path that does not exist, raises

@@ -36,6 +36,7 @@ from astropy.table import Table
 from ..data import DataError, Output
 from .crossmatch import normalize_ids
 from .errors import FileFormatError
+from .formats import astropy_format, format_name, format_of
 
 __all__ = [
     "LabelTable", "read_table", "read_allstar", "read_galah_dr3", "read_label_table",
@@ -50,10 +51,6 @@ GAIA_DR3_COLUMNS = ("gaiaedr3_source_id", "gaia_dr3_source_id", "gaiadr3_source_
                     "dr3_source_id", "gaia_edr3_source_id", "source_id")
 ERR_PATTERNS = ("{}_err", "e_{}", "{}_error", "err_{}", "{}_sigma", "sig_{}", "e{}")
 STAR_BAD_BIT = 23
-
-_TABLE_SUFFIXES = {".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".csv": "csv",
-                   ".ecsv": "ecsv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy",
-                   ".txt": "ascii", ".dat": "ascii"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,11 +107,6 @@ class LabelTable:
 # ------------------------------------------------------------------------ reading tables
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".fits.gz" if name.endswith(".fits.gz") else path.suffix.lower()
-
-
 def _wanted(names: Sequence[str], columns: Iterable[str] | None) -> list[str]:
     if columns is None:
         return list(names)
@@ -133,10 +125,7 @@ def read_table(path: str | os.PathLike, *, hdu: int | str | None = None,
     anything unreadable.
     """
     path = Path(path)
-    fmt = format or _TABLE_SUFFIXES.get(_suffix(path))
-    if fmt is None:
-        raise FileFormatError(f"{path}: unknown table format {_suffix(path)!r} (use .fits, "
-                              ".csv, .ecsv, .parquet or .npy)")
+    fmt = format or format_of(path, "catalogue", what="table")
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
     if fmt == "fits":
@@ -155,8 +144,7 @@ def read_table(path: str | os.PathLike, *, hdu: int | str | None = None,
             keep = [n for n in _wanted(arr.dtype.names, columns)
                     if arr.dtype[n].kind in "biufSU" and arr.dtype[n].shape == ()]
             return Table({n: np.array(arr[n]) for n in keep})
-        astropy_fmt = {"csv": "ascii.csv", "ecsv": "ascii.ecsv", "ascii": "ascii"}.get(fmt, fmt)
-        table = Table.read(path, format=astropy_fmt)
+        table = Table.read(path, format=astropy_format(fmt))
     except FileFormatError:
         raise
     except Exception as exc:  # astropy/pyarrow raise many kinds
@@ -417,7 +405,7 @@ def _needed(labels: Sequence[str], patterns: Sequence[str], *extra: object) -> l
 def table_colnames(path: str | os.PathLike, *, hdu: int | str | None = None) -> list[str]:
     """Column names of a table file (FITS: from the header only)."""
     path = Path(path)
-    if _TABLE_SUFFIXES.get(_suffix(path)) == "fits" and path.exists():
+    if format_name(path) == "fits" and path.exists():
         try:
             with fits.open(path, memmap=True) as hdul:
                 h = hdul[hdu] if hdu is not None else next(
@@ -431,7 +419,7 @@ def table_colnames(path: str | os.PathLike, *, hdu: int | str | None = None) -> 
 
 def _load(path: Path, hdu: int | str | None, needed: list[str]) -> tuple[Table, list[str]]:
     """(table with the needed columns, every column name of the file)."""
-    if _TABLE_SUFFIXES.get(_suffix(path)) == "fits":
+    if format_name(path) == "fits":
         table = read_table(path, hdu=hdu, columns=needed)
         return table, table_colnames(path, hdu=hdu)
     table = read_table(path, hdu=hdu)

@@ -24,6 +24,7 @@ from astropy.io import fits
 from ..data import DataError, Dataset
 from .datasets import dataset_from_arrays, dataset_to_arrays, decode_strings
 from .errors import FileFormatError
+from .formats import can_hold, format_name, suffix_of, suffixes
 from .tabular import is_static_key
 
 __all__ = ["dataset_info", "iter_dataset_chunks", "ChunkedDatasetWriter"]
@@ -58,13 +59,16 @@ def dataset_info(path: str | os.PathLike) -> dict[str, object]:
 def _describe(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
-    suffix = path.suffix.lower()
+    if not can_hold(path, "dataset"):  # label-only tables are small: read them whole
+        raise FileFormatError(f"{path}: chunked reading supports "
+                              f"{', '.join(suffixes('dataset'))}, not {suffix_of(path)!r}")
+    fmt = format_name(path)
     try:
-        if suffix in (".h5", ".hdf5"):
+        if fmt == "hdf5":
             with h5py.File(path, "r") as f:
                 return {k: (f[k].shape, f[k].dtype) for k in f.keys()
                         if isinstance(f[k], h5py.Dataset)}
-        if suffix == ".npz":  # array headers only, no data read
+        if fmt == "npz":  # array headers only, no data read
             out = {}
             with zipfile.ZipFile(path) as z:
                 for name in z.namelist():
@@ -75,15 +79,12 @@ def _describe(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
                         shape, _, dtype = read(fh)
                     out[name.removesuffix(".npy")] = (shape, dtype)
             return out
-        if suffix in (".fits", ".fit"):
-            return _describe_fits(path)
+        return _describe_fits(path)
     except DataError:
         raise
     except _READ_ERRORS as exc:
         raise FileFormatError(f"{path}: cannot read ({_reason(exc)}; truncated or not a "
                               "starlux dataset file?)") from None
-    raise FileFormatError(f"{path}: chunked reading supports .h5, .fits and .npz, "
-                          f"not {suffix!r}")
 
 
 def _describe_fits(path: Path) -> dict[str, tuple[tuple[int, ...], object]]:
@@ -129,11 +130,10 @@ def iter_dataset_chunks(
     if chunk_size < 1:
         raise DataError(f"chunk_size must be >= 1, got {chunk_size}")
     path = Path(path)
-    suffix = path.suffix.lower()
     info = _describe(path)
     n = _n_rows(info, path)
     try:
-        yield from _chunks(path, suffix, info, n, chunk_size)
+        yield from _chunks(path, format_name(path), info, n, chunk_size)
     except _READ_ERRORS as exc:
         if isinstance(exc, DataError):
             raise
@@ -141,9 +141,9 @@ def iter_dataset_chunks(
                               "damaged?)") from None
 
 
-def _chunks(path: Path, suffix: str, info: dict[str, tuple[tuple[int, ...], object]],
+def _chunks(path: Path, fmt: str | None, info: dict[str, tuple[tuple[int, ...], object]],
             n: int, chunk_size: int) -> Iterator[tuple[slice, Dataset]]:
-    if suffix in (".h5", ".hdf5"):
+    if fmt == "hdf5":
         with h5py.File(path, "r") as f:
             static = {k: decode_strings(f[k][()]) for k in info
                       if is_static_key(k) or f[k].ndim == 0 or f[k].shape[0] != n}
@@ -154,7 +154,7 @@ def _chunks(path: Path, suffix: str, info: dict[str, tuple[tuple[int, ...], obje
                 arrays.update({k: decode_strings(f[k][sl]) for k in rows})
                 yield sl, dataset_from_arrays(arrays, source=f"{path}[{sl.start}:{sl.stop}]")
         return
-    if suffix in (".fits", ".fit"):
+    if fmt == "fits":
         with fits.open(path, memmap=True) as hdul:
             obj = hdul["OBJECTS"].data
             static = {h.header["STLXKEY"]: np.asarray(h.data["value"]) for h in hdul
@@ -196,7 +196,7 @@ class ChunkedDatasetWriter:
     def __init__(self, path: str | os.PathLike, *, chunk_rows: int = 256,
                  compression: str | None = "gzip"):
         self.path = Path(path)
-        if self.path.suffix.lower() not in (".h5", ".hdf5"):
+        if format_name(self.path) != "hdf5":
             raise FileFormatError(f"{self.path}: chunked writing needs an .h5 file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.h5",

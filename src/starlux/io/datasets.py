@@ -44,8 +44,8 @@ import numpy as np
 from ..data import DataError, Dataset, Output
 from .atomic import atomic_path
 from .errors import FileFormatError
+from .formats import can_hold, format_of
 from .tabular import (
-    TABLE_SUFFIXES,
     read_fits_arrays,
     read_label_table_arrays,
     write_fits_arrays,
@@ -57,29 +57,31 @@ __all__ = ["read_dataset", "write_dataset", "atomic_path", "FileFormatError"]
 _RESERVED = {"flux", "flux_err", "wavelength", "label", "label_err", "label_names", "id"}
 
 
+def _dataset_format(path: Path) -> str:
+    """The format of a dataset file (spectra and labels, or a label-only table)."""
+    return format_of(path, "dataset", "label dataset", what="dataset")
+
+
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
-    suffix = path.suffix.lower()
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
     if path.is_dir():
         raise FileFormatError(f"{path}: is a folder, not a dataset file")
+    fmt = _dataset_format(path)
     try:
-        if suffix == ".npz":
+        if fmt == "npz":
             with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 return {k: f[k] for k in f.files}
-        if suffix in (".h5", ".hdf5"):
+        if fmt == "hdf5":
             with h5py.File(path, "r") as f:
                 return {k: decode_strings(f[k][()]) for k in f.keys()
                         if isinstance(f[k], h5py.Dataset)}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"{path}: cannot read as {suffix[1:]} (truncated or not a "
+        raise FileFormatError(f"{path}: cannot read as {fmt} (truncated or not a "
                               f"starlux dataset: {_reason(exc)})") from None
-    if suffix in (".fits", ".fit"):
+    if fmt == "fits":
         return read_fits_arrays(path)
-    if suffix in TABLE_SUFFIXES:
-        return read_label_table_arrays(path)
-    raise FileFormatError(f"{path}: unknown dataset format {suffix!r} (use .npz, .h5, "
-                          ".fits, .csv or .parquet)")
+    return read_label_table_arrays(path)
 
 
 def _reason(exc: BaseException) -> str:
@@ -231,17 +233,13 @@ def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
     """Atomically write arrays to ``.npz``, ``.h5`` (chunked by rows), ``.fits`` or — for
     label-only data — ``.csv`` / ``.parquet``."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".npz", ".h5", ".hdf5", ".fits", ".fit", *TABLE_SUFFIXES):
-        raise FileFormatError(f"{path}: unknown format {suffix!r} (use .npz, .h5, .fits, "
-                              ".csv or .parquet)")
+    fmt = _dataset_format(path)
     with atomic_path(path) as tmp:
-        if suffix in (".fits", ".fit"):
+        if fmt == "fits":
             write_fits_arrays(tmp, arrays)
-        elif suffix in TABLE_SUFFIXES:
-            write_label_table_arrays(
-                tmp, arrays, "csv" if suffix == ".csv" else "parquet", target=path)
-        elif suffix == ".npz":
+        elif can_hold(path, "label dataset"):
+            write_label_table_arrays(tmp, arrays, fmt, target=path)
+        elif fmt == "npz":
             with open(tmp, "wb") as fh:
                 np.savez(fh, **{k: _storable(v) for k, v in arrays.items()})
         else:

@@ -37,13 +37,11 @@ from typing import Any
 import numpy as np
 
 from ..prediction import Prediction
-from .datasets import FileFormatError, atomic_path, write_arrays
+from .atomic import atomic_path
+from .datasets import write_arrays
+from .formats import astropy_format, can_hold, format_of
 
-__all__ = ["prediction_arrays", "write_prediction", "prediction_table", "write_table",
-           "TABLE_FORMATS", "EXTNAME"]
-
-TABLE_FORMATS = {".fits": "fits", ".fit": "fits", ".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}
-"""Suffix -> astropy format of the label-table files."""
+__all__ = ["prediction_arrays", "write_prediction", "write_table", "EXTNAME"]
 
 EXTNAME = "LABELS"
 """Name of the FITS extension holding the label table."""
@@ -52,12 +50,6 @@ EXTNAME = "LABELS"
 def prediction_arrays(pred: Prediction) -> dict[str, np.ndarray]:
     """The arrays written for a prediction (layout in the module docstring)."""
     return pred.to_arrays()
-
-
-def prediction_table(pred: Prediction, model: str | None = None):
-    """An astropy Table with one row per object (label outputs only), with units and
-    metadata: :meth:`Prediction.to_table`."""
-    return pred.to_table(model=model)
 
 
 def write_table(table, path: str | os.PathLike, fmt: str | None = None,
@@ -70,10 +62,7 @@ def write_table(table, path: str | os.PathLike, fmt: str | None = None,
     too, which astropy's FITS writer would drop) and the metadata as header cards.
     """
     path = Path(path)
-    fmt = fmt or TABLE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise FileFormatError(f"{path}: unknown table format {path.suffix!r} "
-                              f"(use {', '.join(TABLE_FORMATS)})")
+    fmt = fmt or astropy_format(format_of(path, "label table"))
     if not atomic:
         _write_table(table, path, fmt)
         return
@@ -109,11 +98,8 @@ def write_prediction(path: str | os.PathLike, pred: Prediction, model: str | Non
     ``model`` (the model file) and ``meta`` go in the table formats' metadata.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".npz", ".h5", ".hdf5"):
-        write_arrays(path, pred.to_arrays())
-    elif suffix in TABLE_FORMATS:
+    format_of(path, "prediction arrays", "label table", what="prediction")
+    if can_hold(path, "label table"):
         write_table(pred.to_table(model=model, meta=dict(meta or {})), path)
     else:
-        raise FileFormatError(
-            f"{path}: unknown prediction format {suffix!r} (use .npz, .h5, .fits or .csv)")
+        write_arrays(path, pred.to_arrays())

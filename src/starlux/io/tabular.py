@@ -25,11 +25,10 @@ from astropy.table import Table
 from ..data import DataError
 from ._fitsutil import open_fits
 from .errors import FileFormatError
+from .formats import astropy_format, format_of
 
 __all__ = ["is_static_key", "write_fits_arrays", "read_fits_arrays",
-           "write_label_table_arrays", "read_label_table_arrays", "TABLE_SUFFIXES"]
-
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+           "write_label_table_arrays", "read_label_table_arrays"]
 
 
 def is_static_key(key: str) -> bool:
@@ -144,19 +143,19 @@ def write_label_table_arrays(path: str | os.PathLike, arrays: Mapping[str, np.nd
             raise FileFormatError(f"{path}: array {k!r} of shape {v.shape} does not fit a "
                                   "one-row-per-object table; write .h5 instead")
     table = Table(cols)
-    table.write(out_path, format="ascii.csv" if fmt == "csv" else "parquet", overwrite=True)
+    table.write(out_path, format=astropy_format(fmt), overwrite=True)
 
 
 def read_label_table_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Arrays (starlux layout) of a CSV/Parquet label table written by starlux."""
     path = Path(path)
-    fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    fmt = format_of(path, "label dataset")
     if fmt == "parquet":
         _require_pyarrow(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
     try:
-        table = Table.read(path, format="ascii.csv" if fmt == "csv" else "parquet")
+        table = Table.read(path, format=astropy_format(fmt))
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FileFormatError(f"{path}: cannot read as a {fmt} table ({reason})") from None

@@ -12,7 +12,7 @@ from starlux.io.crossmatch import crossmatch, merge_outputs, normalize_ids
 from starlux.io.datasets import read_dataset, write_dataset
 
 
-def test_normalize_ids():
+def test_ids_of_every_spelling_are_normalised_to_one_form():
     a = normalize_ids([b"2M03292572-6933158", " J03292572-6933158", "03292572-6933158 ",
                        "", "AP1234"], "apogee_id")
     assert a.tolist() == ["2M03292572-6933158"] * 3 + ["", "AP1234"]
@@ -24,7 +24,7 @@ def test_normalize_ids():
         normalize_ids([1], "tic_id")
 
 
-def test_crossmatch_basics():
+def test_a_crossmatch_pairs_equal_ids_and_refuses_duplicates():
     m = crossmatch(["2MA", "2MB", "2MC", ""], ["2MC", "2MA", "", "2MD"], key="apogee_id")
     assert m.left.tolist() == [0, 2] and m.right.tolist() == [1, 0]
     assert m.n_matched == 2 and "1 left rows have no id" in m.summary()
@@ -54,7 +54,7 @@ def test_real_overlap_is_twelve_stars_by_either_id(apogee_galah):
     assert "matched 12 of 1612" in by_gaia.summary()
 
 
-def test_label_transfer_dataset(apogee_galah, tmp_path):
+def test_a_label_transfer_dataset_lines_up_the_same_stars(apogee_galah, tmp_path):
     a, g = apogee_galah
     merged = merge_outputs({"label": a.output}, a.match_ids(),
                            [("galah", g.output, g.match_ids(), "gaia_source_id", "galah")],
@@ -74,7 +74,7 @@ def test_label_transfer_dataset(apogee_galah, tmp_path):
     assert list(back.outputs) == ["label", "galah"] and back.ids.tolist() == ds.ids.tolist()
 
 
-def test_left_join_bridge_and_missing_key(apogee_galah):
+def test_a_left_join_through_a_bridge_keeps_the_unmatched_star(apogee_galah):
     a, g = apogee_galah
     ids = np.array(["2M08390607+2247353", "2M00000000+0000000", "2M22512911+0730335"])
     flux = Output.create(np.ones((3, 4)), np.full((3, 4), 0.01), kind="spectrum")

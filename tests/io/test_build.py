@@ -1,9 +1,10 @@
-"""``starlux build-dataset``: arguments -> run -> a dataset file train/predict can read."""
+"""Building a dataset from survey files (through ``starlux build-dataset``): spectra and
+catalogues -> a dataset file train/predict can read (bad requests:
+tests/commands/test_build_dataset.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from astropy.table import Table
 from io_helpers import (
     ALLSTAR,
@@ -26,7 +27,7 @@ def cli(argv: list[str], capsys) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def test_real_apstar_to_normalised_dataset(tmp_path, capsys):
+def test_real_apstar_files_become_a_continuum_normalised_dataset(tmp_path, capsys):
     out = tmp_path / "ds.h5"
     spectra = shared(*APSTAR_REAL).parent / "apStar-dr17-*.fits"
     rc, stdout, err = cli(["--spectra", spectra, "--out", out], capsys)
@@ -43,7 +44,7 @@ def test_real_apstar_to_normalised_dataset(tmp_path, capsys):
     assert rc == 0 and read_dataset(tmp_path / "gapless.npz")["flux"].dim == 7514
 
 
-def test_aspcapstar_used_as_is(tmp_path, capsys):
+def test_aspcapstar_spectra_are_used_as_they_are(tmp_path, capsys):
     ex = np.load(shared("apogee-real-spectra", "apogee_dr14_example.npz"))
     asp = make_aspcapstar(tmp_path / "aspcapStar-x.fits", "2M08002084+4044415",
                           ex["normalized_flux"], ex["normalized_error"])
@@ -56,23 +57,6 @@ def test_aspcapstar_used_as_is(tmp_path, capsys):
     assert np.array_equal(ds["flux"].values[i], ex["normalized_flux"])  # untouched
     assert abs(np.nanmedian(ds["flux"].values[1 - i]) - 1) < 0.1        # normalised
     assert "continuum-normalised 1 spectra" in stdout
-
-
-def test_unreadable_file_is_one_line_and_exit_2(tmp_path, capsys):
-    good = make_apstar(tmp_path / "apStar-good.fits", "2M00000001+0000001")
-    raw = good.read_bytes()
-    bad = tmp_path / "apStar-cut.fits"
-    bad.write_bytes(raw[: len(raw) // 2])
-    out = tmp_path / "never.h5"
-    rc, stdout, err = cli(["--spectra", good, bad, "--out", out], capsys)
-    assert rc == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err
-    assert lines[0].startswith(f"starlux build-dataset: error: {bad}: ")
-    assert "truncated" in lines[0]
-    assert not out.exists()
-    rc, _, err = cli(["--spectra", tmp_path / "nope*.fits", "--out", out], capsys)
-    assert rc == 2 and "no files match" in err and len(err.strip().splitlines()) == 1
 
 
 def _overlap_spectra(tmp_path, ids=OVERLAP_IDS):
@@ -102,7 +86,7 @@ def test_apogee_flux_with_galah_labels_for_label_transfer(tmp_path, capsys):
     assert read_dataset(tmp_path / "g.h5")["label"].names == ("teff",)
 
 
-def test_catalogues_only_twelve_star_overlap(tmp_path, capsys):
+def test_two_catalogues_alone_match_on_their_twelve_shared_stars(tmp_path, capsys):
     rc, stdout, err = cli(
         ["--catalog", shared(*ALLSTAR), "--labels", "TEFF", "LOGG",
          "--catalog", shared(*GALAH), "--labels", "teff", "logg",
@@ -113,7 +97,7 @@ def test_catalogues_only_twelve_star_overlap(tmp_path, capsys):
     assert ds.n == 12 and list(ds.outputs) == ["label", "galah"]
 
 
-def test_unmatched_and_all_flagged_objects(tmp_path, capsys):
+def test_unmatched_and_all_flagged_objects_are_refused_kept_or_dropped(tmp_path, capsys):
     files = _overlap_spectra(tmp_path, OVERLAP_IDS + ("2M00000009+0000009",))
     cat = Table({"APOGEE_ID": list(OVERLAP_IDS), "TEFF": [4500.0, 4600.0, 4700.0],
                  "TEFF_ERR": [50.0] * 3, "MG_FE": [0.1, 0.2, 0.3], "MG_FE_ERR": [0.02] * 3,
@@ -136,19 +120,6 @@ def test_unmatched_and_all_flagged_objects(tmp_path, capsys):
     assert "1 object(s) without a match" in stdout
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--labels", "TEFX"], "unknown label column(s) ['TEFX']"),
-    (["--labels", "TEFF", "--labels", "LOGG"], "one --labels list per --catalog"),
-    (["--labels", "TEFF", "--no-normalize"], "drop --no-normalize"),
-])
-def test_bad_requests(tmp_path, capsys, argv, message):
-    files = _overlap_spectra(tmp_path, OVERLAP_IDS[:1])
-    rc, _, err = cli(["--spectra", *files, "--catalog", shared(*ALLSTAR), *argv,
-                      "--out", tmp_path / "x.h5"], capsys)
-    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "x.h5").exists()
-
-
 def test_bad_pixels_zero_flux_and_low_ivar_are_missing(tmp_path, capsys):
     from astropy.io import fits
 
@@ -167,7 +138,7 @@ def test_bad_pixels_zero_flux_and_low_ivar_are_missing(tmp_path, capsys):
     assert "inverse variance < 0.1: 1" in stdout
 
 
-def test_catalogue_without_id_column(tmp_path, capsys):
+def test_a_catalogue_without_an_id_column_is_refused_naming_it(tmp_path, capsys):
     files = _overlap_spectra(tmp_path, OVERLAP_IDS[:1])
     (tmp_path / "noid.csv").write_text("teff,teff_err\n4500,50\n")
     rc, _, err = cli(["--spectra", *files, "--catalog", tmp_path / "noid.csv",

@@ -18,7 +18,7 @@ def model():
     return Lux(latents=5, progress=False).fit(ds), ds
 
 
-def test_round_trip_predicts_identically(model, tmp_path):
+def test_a_saved_and_loaded_model_predicts_identically(model, tmp_path):
     m, ds = model
     path = tmp_path / "m.h5"
     m.save(path)
@@ -34,7 +34,7 @@ def test_round_trip_predicts_identically(model, tmp_path):
     np.testing.assert_array_equal(p1["label"].errors, p2["label"].errors)
 
 
-def test_failed_write_leaves_old_file(model, tmp_path, monkeypatch):
+def test_a_failed_write_leaves_the_old_file(model, tmp_path, monkeypatch):
     m, _ = model
     path = tmp_path / "m.h5"
     save_model(path, m)
@@ -50,7 +50,7 @@ def test_failed_write_leaves_old_file(model, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m.h5"]
 
 
-def test_corrupt_and_incompatible_files(model, tmp_path):
+def test_corrupt_and_incompatible_files_are_refused_naming_the_file(model, tmp_path):
     m, _ = model
     bad = tmp_path / "garbage.h5"
     bad.write_bytes(b"not an hdf5 file at all")
@@ -80,3 +80,13 @@ def test_corrupt_and_incompatible_files(model, tmp_path):
     truncated.write_bytes(good.read_bytes()[:2000])
     with pytest.raises(FileFormatError, match="trunc.h5"):
         load_model(truncated)
+
+
+def test_model_from_a_newer_starlux_draws_a_warning(model, tmp_path):
+    m, _ = model
+    path = tmp_path / "newer.h5"
+    save_model(path, m)
+    with h5py.File(path, "a") as h:
+        h.attrs["starlux_version"] = "99.0"
+    with pytest.warns(UserWarning, match="newer.h5: written by starlux 99.0"):
+        load_model(path)

@@ -49,7 +49,7 @@ def test_gap_removed_grids_match_published_grids():
         remove_chip_gaps(np.zeros(7514))
 
 
-def test_grid_from_file(tmp_path):
+def test_a_wavelength_grid_is_read_from_a_file_and_must_increase(tmp_path):
     payne = shared("apogee-nn-emulators", "apogee_wavelength.npz")
     assert np.allclose(target_grid(payne), apogee_wavelength("payne"))
     bad = tmp_path / "grid.npy"
@@ -76,7 +76,7 @@ def test_read_real_apstar_masks_bitmask_pixels():
     assert read_apstar(path, bad_bits=()).mask_summary["bitmask"] == 0
 
 
-def test_apstar_rows_and_empty_row():
+def test_a_missing_or_empty_apstar_row_is_an_error():
     path = shared(*APSTAR_REAL)
     with pytest.raises(FileFormatError, match="row 5"):
         read_apstar(path, row=5)
@@ -85,7 +85,7 @@ def test_apstar_rows_and_empty_row():
         read_apogee_spectra(path, row=1)
 
 
-def test_paths_globs_lists_and_directories(tmp_path):
+def test_globs_lists_and_folders_name_the_same_spectra(tmp_path):
     a = make_apstar(tmp_path / "apStar-a.fits", "2M00000001+0000001", seed=1)
     b = make_apstar(tmp_path / "apStar-b.fits", "2M00000002+0000002", seed=2)
     by_glob = read_apogee_spectra(str(tmp_path / "apStar-*.fits"))
@@ -101,7 +101,7 @@ def test_paths_globs_lists_and_directories(tmp_path):
         read_apogee_spectra(tmp_path / "missing.fits")
 
 
-def test_duplicated_ids(tmp_path):
+def test_a_duplicated_id_is_an_error_unless_first_or_keep_is_asked(tmp_path):
     a = make_apstar(tmp_path / "apStar-a.fits", "2M00000001+0000001")
     b = make_apstar(tmp_path / "apStar-b.fits", "2M00000001+0000001", seed=3)
     with pytest.raises(DataError, match=r"apStar-b\.fits.*2M00000001\+0000001.*apStar-a"):
@@ -110,7 +110,7 @@ def test_duplicated_ids(tmp_path):
     assert read_apogee_spectra([a, b], on_duplicate="keep").n == 2
 
 
-def test_grids_chip_gap_removal_and_mismatch(tmp_path):
+def test_chip_gaps_are_removed_and_a_shifted_grid_needs_resampling(tmp_path):
     a = make_apstar(tmp_path / "apStar-a.fits", "2M00000001+0000001")
     full = read_apogee_spectra(a)
     gapless = read_apogee_spectra(a, grid="aspcap")
@@ -139,7 +139,7 @@ def test_aspcapstar_7514_is_put_on_apstar_grid(tmp_path):
     assert np.array_equal(same.flux[0], ex["normalized_flux"])
 
 
-def test_real_apvisit_resampled_to_rest_frame_grid():
+def test_a_real_apvisit_is_resampled_to_the_rest_frame_grid():
     path = shared("apogee-real-spectra", "apVisit-r13-5095-55844-128.fits")
     s = read_apogee_spectra(path)
     assert s.ids.tolist() == ["2M01183798+8403419"]
@@ -151,7 +151,7 @@ def test_real_apvisit_resampled_to_rest_frame_grid():
     assert not np.allclose(observed.flux[0][good], s.flux[0][good], equal_nan=True)
 
 
-def test_resample_linear_and_missing():
+def test_resampling_is_linear_and_missing_next_to_a_missing_pixel():
     w = np.linspace(15200, 15300, 101)
     f = 2.0 + 0.01 * (w - 15200)
     e = np.full_like(w, 0.1)

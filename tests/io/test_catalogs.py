@@ -22,7 +22,7 @@ from starlux.io.catalogs import (
 from starlux.io.datasets import FileFormatError
 
 
-def test_allstar_labels_errors_and_flags():
+def test_allstar_labels_come_with_their_errors_and_flags():
     path = shared(*ALLSTAR)
     t = read_allstar(path, ["TEFF", "LOGG", "FE_H", "N_FE"])
     raw = Table.read(path)
@@ -49,7 +49,7 @@ def test_unknown_label_names_a_close_match():
     assert "Apogee_data_filtered_1612.fits" in str(err.value)
 
 
-def test_all_missing_column_is_an_error():
+def test_a_column_missing_for_every_star_is_an_error():
     # P_FE is blank for every star of this DR17 selection
     with pytest.raises(DataError, match=r"Apogee_data_filtered_1612\.fits: column 'p_fe'"):
         read_allstar(shared(*ALLSTAR), ["TEFF", "P_FE"])
@@ -57,7 +57,7 @@ def test_all_missing_column_is_an_error():
     assert t.output.missing.all()
 
 
-def test_galah_flags(tmp_path):
+def test_galah_flags_mask_their_label_or_the_whole_row(tmp_path):
     keep = ["star_id", "sobject_id", "dr3_source_id", "flag_sp", "teff", "e_teff", "fe_h",
             "e_fe_h", "flag_fe_h", "Mg_fe", "e_Mg_fe", "flag_Mg_fe"]
     src = Table.read(shared(*GALAH))[keep][:40]
@@ -76,13 +76,13 @@ def test_galah_flags(tmp_path):
     assert read_catalog(path, ["teff"]).n == 40
 
 
-def test_real_galah_reads_whole_table():
+def test_the_real_galah_table_is_read_whole():
     t = read_galah_dr3(shared(*GALAH), ["teff", "logg", "fe_h", "Mg_fe"])
     assert t.n == 1061
     assert (t.ids["gaia_source_id"] > 0).all()
 
 
-def test_occam_members_sentinels():
+def test_occam_sentinel_values_become_missing():
     path = shared("apogee-clusters", "occam_member-DR16.fits")
     t = read_label_table(path, ["FE_H"])
     raw = np.asarray(Table.read(path)["FE_H"], float)
@@ -90,7 +90,7 @@ def test_occam_members_sentinels():
     assert t.output.missing[:, 0].sum() >= np.sum(raw <= -9999)
 
 
-def test_dr16_allstar_rows_and_aspcapflag(tmp_path):
+def test_dr16_allstar_rows_are_read_and_a_bad_aspcapflag_masks_the_row(tmp_path):
     t = read_allstar(shared("apogee-label-catalogs", "published_clusters_dr16_allstar_rows.npy"),
                      ["TEFF", "LOGG", "MG_FE"])
     assert t.n == 360 and not t.output.missing.any()
@@ -108,7 +108,7 @@ def test_dr16_allstar_rows_and_aspcapflag(tmp_path):
     assert s.mask_summary["TEFF"]["value <= -9999"] == 1
 
 
-def test_csv_and_parquet_tables(tmp_path):
+def test_csv_and_parquet_catalogues_find_their_error_and_flag_columns(tmp_path):
     tab = Table({"apogee_id": ["2M00000001+0000001", "2M00000002+0000002",
                                "2M00000003+0000003"],
                  "teff": [4500.0, np.nan, 4700.0], "e_teff": [50.0, 60.0, 70.0],
@@ -134,14 +134,14 @@ def test_csv_and_parquet_tables(tmp_path):
         read_label_table(tmp_path / "noerr.csv", ["teff"])
 
 
-def test_parquet_without_pyarrow(tmp_path, monkeypatch):
+def test_parquet_without_pyarrow_is_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(FileFormatError, match=r"x\.parquet: reading Parquet needs pyarrow"):
         read_table(tmp_path / "x.parquet")
 
 
-def test_bad_catalogue_files(tmp_path):
+def test_bad_catalogue_files_are_refused_naming_the_file(tmp_path):
     raw = shared(*ALLSTAR).read_bytes()
     (tmp_path / "trunc.fits").write_bytes(raw[: len(raw) // 3])
     with pytest.raises(FileFormatError, match=r"trunc\.fits: .*truncated"):

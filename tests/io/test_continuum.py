@@ -11,7 +11,7 @@ from starlux.io.apogee import apogee_wavelength, chip_index, read_apogee_spectra
 from starlux.io.continuum import continuum_mask, fit_continuum, normalize, normalize_spectra
 
 
-def test_packaged_continuum_masks():
+def test_the_packaged_continuum_masks_are_found_by_name():
     assert continuum_mask(apogee_wavelength("aspcap")).sum() == 532
     assert continuum_mask(apogee_wavelength("apstar")).sum() == 532
     assert continuum_mask(apogee_wavelength("payne"), "cannon").sum() == 529
@@ -22,7 +22,7 @@ def test_packaged_continuum_masks():
 
 
 @pytest.mark.parametrize("method", ["pixels", "fit"])
-def test_real_apstar_normalised_near_one(method):
+def test_a_real_apstar_is_normalised_to_near_one(method):
     s = read_apogee_spectra([shared(*APSTAR_REAL_3VISITS), shared(*APSTAR_REAL)])
     n = normalize_spectra(s, method=method)
     assert n.normalized.all()
@@ -74,7 +74,7 @@ def test_unfittable_chip_becomes_missing_not_invented():
     assert np.all(np.isnan(nf[0, red])) and np.allclose(nf[0, ~red], 1.0)
 
 
-def test_aspcapstar_input_left_as_is(tmp_path):
+def test_an_aspcapstar_input_is_left_as_it_is(tmp_path):
     s = read_apogee_spectra(make_apstar(tmp_path / "apStar-a.fits", "2M00000001+0000001"))
     fake_norm = s.replace(normalized=np.array([True]))
     assert normalize_spectra(fake_norm) is fake_norm
