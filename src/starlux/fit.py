@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -43,6 +42,7 @@ from .spec import LuxConfig, ModelState, OutputSpec, latent_grid, resolve_latent
 from .units import (
     Prepared,
     column_limits,
+    column_quantiles,
     effective_weights,
     label_scaling,
     prepare_output,
@@ -344,9 +344,7 @@ def clip_outliers(specs: dict[str, OutputSpec], params: dict[str, Any],
              * np.sqrt(w_host)).astype(np.float32)
         rows = sample_rows(y.shape[0])
         sample = np.where(w_host[rows] > 0, np.abs(u[rows]), np.nan)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # columns with no entry
-            scale = 1.4826 * np.nanmedian(sample, axis=0)
+        scale = 1.4826 * column_quantiles(sample, 0.5)[0]  # NaN: a column with no entry
         scale = np.where(np.isfinite(scale), np.maximum(scale, 1.0), 1.0)
         bad = (w_host > 0) & (np.abs(u) > clip * scale[None, :])
         counts[k] = int(bad.sum())

@@ -27,7 +27,6 @@ of the fit (:mod:`starlux.fit`, and per star at inference in :mod:`starlux.infer
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple, Protocol
@@ -39,8 +38,8 @@ import numpy as np
 from .data import Output, is_missing
 
 __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column_limits",
-           "screen", "sample_rows", "label_scaling", "Prepared", "prepare_output", "model_units",
-           "effective_weights"]
+           "screen", "sample_rows", "column_quantiles", "label_scaling", "Prepared",
+           "prepare_output", "model_units", "effective_weights"]
 
 GROSS_OUTLIER = 10.0
 """Values this many robust spreads from the column median are gross outliers."""
@@ -73,6 +72,27 @@ def sample_rows(n: int, size: int = _SAMPLE_ROWS) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, size)).astype(int))
 
 
+def column_quantiles(x: np.ndarray, *q: float) -> np.ndarray:
+    """(len(q), D) quantiles of each column of ``x`` (N, D) over its non-NaN entries,
+    NaN for a column with none: ``np.nanpercentile``'s linear interpolation from one
+    sort (NaNs sort last), about 3x faster at 4,096 x 7,514."""
+    srt = np.sort(x, axis=0)
+    count = np.sum(~np.isnan(x), axis=0)
+    cols = np.arange(x.shape[1])
+    out = np.full((len(q), x.shape[1]), np.nan)
+    has = count > 0
+    for i, qi in enumerate(q):
+        pos = qi * np.maximum(count - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        frac = pos - lo
+        a, b = srt[lo, cols], srt[hi, cols]
+        with np.errstate(invalid="ignore"):
+            val = a + (b - a) * frac
+        out[i] = np.where(has, np.where(frac == 0, a, val), np.nan)
+    return out
+
+
 def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
                   ) -> ColumnLimits:
     """Per-column gross-outlier bounds and error floors from training data (N, D).
@@ -91,17 +111,16 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     floor = np.zeros(d)
     seen = ~np.all(np.isnan(v), axis=0) if len(rows) else np.zeros(d, bool)
     if seen.any():
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            vs = v[:, seen]
-            med = np.nanmedian(vs, axis=0)
-            med_err = np.nanmedian(e[:, seen], axis=0)
+        vs = v[:, seen]
+        med = column_quantiles(vs, 0.5)[0]
+        med_err = column_quantiles(e[:, seen], 0.5)[0]
+        with np.errstate(all="ignore"):
             # the percentiles would follow a few per cent of sentinels (two 1e30 among
             # 60 stars set p97.5): values absurdly far out in MAD units leave first
-            mad = 1.4826 * np.nanmedian(np.abs(vs - med), axis=0)
+            mad = 1.4826 * column_quantiles(np.abs(vs - med), 0.5)[0]
             wide = PRESCREEN * np.maximum(np.nan_to_num(mad), np.nan_to_num(med_err))
             vs = np.where(np.abs(vs - med) > np.where(wide > 0, wide, np.inf), np.nan, vs)
-            lo, hi = np.nanpercentile(vs, [2.5, 97.5], axis=0)
+        lo, hi = column_quantiles(vs, 0.025, 0.975)
         spread = np.maximum((hi - lo) / 4.0, med_err)
         spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
         low[seen] = med - GROSS_OUTLIER * spread
