@@ -175,3 +175,18 @@ def test_masked_labels_use_only_their_pixels_with_an_mlp(trained):
     assert np.sqrt(np.mean((masked["label"].values[:, 0] - truth[:, 0]) ** 2)) < 0.2
     deriv = derivative_spectra(mlp, masks={"TEFF": keep})
     assert np.all(deriv[0, ~keep] == 0.0) and np.any(deriv[0, keep] != 0.0)
+
+
+def test_mlp_samples_follow_the_laplace_errors_and_nuts_agrees_with_them(trained):
+    _, mlp, _, test, _ = trained
+    flux_only = Dataset(outputs={"flux": test["flux"]}, ids=test.ids).take(np.arange(10))
+    laplace = mlp.predict(flux_only, samples=2000, seed=0)["label"]
+    ratio = laplace.samples.std(axis=1) / laplace.errors
+    # samples go through the MLP itself, so their spread is the linearised error only
+    # approximately: within 10 % for this mildly curved model
+    assert np.all((ratio > 0.9) & (ratio < 1.1)), ratio
+    nuts = mlp.predict(flux_only, samples=500, sampler="nuts", seed=0)["label"]
+    assert np.max(np.abs(nuts.samples.mean(axis=1) - laplace.samples.mean(axis=1))
+                  / laplace.errors) < 0.3
+    spread = nuts.samples.std(axis=1) / laplace.samples.std(axis=1)
+    assert 0.85 < np.median(spread) < 1.15

@@ -23,7 +23,7 @@ import optax
 
 from ..linalg import cho_inverse
 
-__all__ = ["Transform", "Params"]
+__all__ = ["Transform", "Params", "object_blocks", "lbfgs_fit"]
 
 Params = dict[str, Any]
 """A transform's parameters: a pytree of arrays (``{"W": (D, P), "b": (D,)}`` for a
@@ -140,9 +140,9 @@ class Transform(abc.ABC):
 
         Returns the new parameters and this output's chi^2, ``sum w (y - f(z))^2``.
         """
-        blocks = _blocks(chunk_size, z, y, w)
+        blocks = object_blocks(chunk_size, z, y, w)
         scale = prox * (float(jnp.sum(w)) / max(w.shape[1], 1) + 1e-12)
-        params, chi2 = _lbfgs_fit(self, params, blocks, jnp.asarray(scale), max_iter)
+        params, chi2 = lbfgs_fit(self, params, blocks, jnp.asarray(scale), max_iter)
         return params, float(chi2)
 
     def param_covariance(self, params: Params, z: jax.Array, w: jax.Array,
@@ -156,7 +156,7 @@ class Transform(abc.ABC):
         raise NotImplementedError(f"{self.name} transform has no parameter covariance")
 
 
-def _blocks(chunk_size: int, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+def object_blocks(chunk_size: int, *arrays: jax.Array) -> tuple[jax.Array, ...]:
     """Arrays (N, ...) -> (B, chunk, ...) with zero-padded rows (zero weight)."""
     n = arrays[0].shape[0]
     size = max(1, min(chunk_size, n))
@@ -181,8 +181,11 @@ def _chi2(transform: Transform, params: Params, blocks: tuple[jax.Array, ...]) -
 
 
 @partial(jax.jit, static_argnames=("transform", "max_iter"))
-def _lbfgs_fit(transform: Transform, params: Params, blocks: tuple[jax.Array, ...],
-               scale: jax.Array, max_iter: int) -> tuple[Params, jax.Array]:
+def lbfgs_fit(transform: Transform, params: Params, blocks: tuple[jax.Array, ...],
+              scale: jax.Array, max_iter: int) -> tuple[Params, jax.Array]:
+    """``max_iter`` optax L-BFGS steps on ``0.5 chi^2 + 0.5 scale |params - params0|^2``
+    with the data in :func:`object_blocks` (the loss is a scan over blocks: memory of
+    one block's activations); returns the parameters and their chi^2."""
     prev = params
 
     def loss(p: Params) -> jax.Array:

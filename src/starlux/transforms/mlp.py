@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..linalg import row_chunks
-from .base import Params, Transform, _blocks, _lbfgs_fit
+from .base import Params, Transform, lbfgs_fit, object_blocks
 from .linear import LinearTransform
 
 __all__ = ["MLPTransform", "ACTIVATIONS"]
@@ -221,9 +221,9 @@ class MLPTransform(Transform):
         steps = self.steps if max_iter is None else int(max_iter)
         params, chi2 = self._solve_output(params, z, y, w, prox, precision, chunk_size)
         if steps > 0:
-            blocks = _blocks(chunk_size, z, y, w)
+            blocks = object_blocks(chunk_size, z, y, w)
             scale = prox * (float(jnp.sum(w)) / max(w.shape[1], 1) + 1e-12)
-            params, _ = _lbfgs_fit(self, params, blocks, jnp.asarray(scale), steps)
+            params, _ = lbfgs_fit(self, params, blocks, jnp.asarray(scale), steps)
             params, chi2 = self._solve_output(params, z, y, w, prox, precision, chunk_size)
         return params, chi2
 
