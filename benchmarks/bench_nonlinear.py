@@ -63,16 +63,20 @@ CONFIGS = ("linear", "linear-p", "mlp-flux", "mlp")
 STD_WINDOW = (0.8, 1.25)
 
 
-def lux_settings(config: str, width: int, depth: int, steps: int) -> dict:
-    """The ``Lux`` keyword arguments of one configuration."""
+def lux_settings(config: str, width: int, depth: int, steps: int,
+                 fold_rounds: str | None = None) -> dict:
+    """The ``Lux`` keyword arguments of one configuration (``fold_rounds``: ``None``
+    keeps the default, ``"scratch"`` fits each calibration fold from scratch)."""
     from starlux.transforms.mlp import MLPTransform
 
     mlp = MLPTransform(width=width, depth=depth, steps=steps)
-    return {"linear": {},
+    extra = {} if fold_rounds is None else {
+        "fold_rounds": None if fold_rounds == "scratch" else int(fold_rounds)}
+    return {k: {**v, **extra} for k, v in {"linear": {},
             "linear-p": {"latents": "1x+2"},
             "mlp-flux": {"latents": "1x+2", "transforms": {"flux": mlp}},
             "mlp": {"latents": "1x+2", "transforms": {"flux": mlp, "label": "mlp:16x1"}},
-            }[config]
+            }.items()}[config]
 
 
 def run_one(a: argparse.Namespace) -> int:
@@ -81,7 +85,7 @@ def run_one(a: argparse.Namespace) -> int:
     from starlux.model import Lux
 
     train, test, truth, snr = make_set(a.one_set, SETS[a.one_set], a.shared, a.work, a.small)
-    kw = lux_settings(a.one_config, a.width, a.depth, a.steps)
+    kw = lux_settings(a.one_config, a.width, a.depth, a.steps, a.fold_rounds)
     t0 = time.perf_counter()
     model = Lux(progress=False, **kw).fit(train)
     t1 = time.perf_counter()
@@ -103,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=32, help="MLP hidden units per layer")
     ap.add_argument("--depth", type=int, default=2, help="MLP hidden layers")
     ap.add_argument("--steps", type=int, default=100, help="L-BFGS steps per MLP fit")
+    ap.add_argument("--fold-rounds", default=None,
+                    help="Lux.fold_rounds for every configuration: an integer, or "
+                         "'scratch' (each calibration fold fitted from scratch); "
+                         "default: Lux's own")
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
                     help="the shared/ folder holding bench/ (data makers)")
     ap.add_argument("--work", type=Path, default=Path("bench-out"),
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = [sys.executable, str(here), "--one-set", name, "--one-config", config,
                        "--one-out", str(out), "--width", str(a.width), "--depth",
                        str(a.depth), "--steps", str(a.steps), "--shared", str(a.shared),
+                       *(["--fold-rounds", a.fold_rounds] if a.fold_rounds else []),
                        "--work", str(a.work)] + (["--small"] if a.small else [])
                 t0 = time.perf_counter()
                 subprocess.run(cmd, check=True, env=dict(os.environ))

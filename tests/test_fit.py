@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from starlux import Dataset
-from starlux.fit import calibrate_errors, fit_scatter
+from starlux.fit import fit_scatter
 from starlux.model import Lux
 from starlux.units import label_scaling
 
@@ -152,34 +152,6 @@ def test_label_scaling_matches_paper():
     assert s[0] == pytest.approx((97.5 - 2.5) / 4)
 
 
-def test_calibration_deconvolves_catalogue_noise():
-    rng = np.random.default_rng(1)
-    n = 20000
-    truth = rng.normal(size=(n, 1))
-    pred = truth + rng.normal(size=(n, 1)) * 0.3  # model error 0.3, Fisher 0
-    obs_err = np.full((n, 1), 0.5)
-    obs = truth + rng.normal(size=(n, 1)) * obs_err
-    _, s = calibrate_errors(pred, np.zeros((n, 1)), obs, obs_err, np.ones((n, 1), bool))
-    assert s[0] == pytest.approx(0.3, rel=0.1)
-
-
-def test_calibration_is_honest_when_model_error_grows_with_catalogue_error():
-    # model error grows with the catalogue error (hard objects are hard for both):
-    # the calibrated errors must be honest against the truth, not against the noisy labels
-    rng = np.random.default_rng(2)
-    n = 40000
-    hard = rng.random(n) < 0.5
-    truth = rng.normal(size=(n, 1))
-    model_err = np.where(hard, 0.4, 0.1)[:, None]
-    pred = truth + rng.normal(size=(n, 1)) * model_err
-    fisher_var = np.full((n, 1), 0.05**2)
-    obs_err = np.where(hard, 0.5, 0.1)[:, None]
-    obs = truth + rng.normal(size=(n, 1)) * obs_err
-    c, s = calibrate_errors(pred, fisher_var, obs, obs_err, np.ones((n, 1), bool))
-    z = (pred - truth) / np.sqrt(c**2 * fisher_var + s**2)
-    assert np.std(z) == pytest.approx(1.0, abs=0.05)
-
-
 def test_heldout_prediction_from_prepared_arrays_matches_predict():
     from starlux.fit import make_specs
     from starlux.infer import predict_prepared
@@ -212,22 +184,6 @@ def test_map_errors_shrink_with_more_training_stars():
         errs.append(np.median(m.predict(test, inputs=["flux"])["label"].map_errors, axis=0))
     # 16x the stars: the label-map uncertainty falls (by ~4 for a fixed model)
     assert np.all(errs[1] < errs[0] / 2.0)
-
-
-def test_calibration_scales_overconfident_statistical_errors_of_every_label():
-    # both labels' statistical errors are 2x too small; label 0 has precise catalogue
-    # values, label 1 noisy ones: the shared scale comes out near 2 and fixes both
-    rng = np.random.default_rng(3)
-    n = 20000
-    truth = rng.normal(size=(n, 2))
-    stat = np.tile([0.1, 0.1], (n, 1)) * rng.uniform(0.5, 1.5, (n, 1))
-    pred = truth + rng.normal(size=(n, 2)) * 2.0 * stat
-    obs_err = np.tile([0.01, 0.6], (n, 1))
-    obs = truth + rng.normal(size=(n, 2)) * obs_err
-    c, s = calibrate_errors(pred, stat**2, obs, obs_err, np.ones((n, 2), bool))
-    assert c == pytest.approx(2.0, rel=0.1)
-    z = (pred - truth) / np.sqrt(c**2 * stat**2 + s**2)
-    np.testing.assert_allclose(np.std(z, axis=0), 1.0, atol=0.1)
 
 
 def _zero_mean_bilinear(n: int, m: int, p: int, d: int, seed: int):

@@ -44,8 +44,8 @@ Around this core, :func:`train` splits the labelled training objects into K fold
 then fits all objects, and (b) learns the per-label model-error term that makes the
 reported uncertainties honest: every labelled object gets a prediction from a fold
 model that did not see it (started from the final fit, see ``Lux.fold_rounds``), and
-:func:`calibrate_errors` turns the held-out residuals into the error scale c and the
-model-error terms sigma_m.
+:func:`starlux.error_model.calibrate_errors` turns the held-out residuals into the
+error scale c and the model-error terms sigma_m (with their trend in label space).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data import DataError, Dataset, label_folds
+from .error_model import calibrate_errors
 from .infer import predict_prepared, single_threaded_blas
 from .latents import latent_prior, solve_latents
 from .linalg import gram_dtype, row_chunks
@@ -78,8 +79,7 @@ from .units import (
     screen,
 )
 
-__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "calibrate_errors",
-           "NumericalError"]
+__all__ = ["train", "fit_core", "make_specs", "fit_scatter", "FitResult", "NumericalError"]
 
 log = logging.getLogger(__name__)
 
@@ -595,100 +595,6 @@ def _model_from_fit(config: LuxConfig, specs, res: FitResult, ids=None) -> Model
     )
 
 
-def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndarray,
-                     obs_err: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
-    """The error model of one label output, learned from held-out predictions.
-
-    Each held-out residual ``r = pred - obs`` (observed entries, ``mask``) is modelled
-    as Gaussian with variance ``c^2 var_pred + sigma_j^2 + err_obs^2``: the catalogue
-    noise (independent of a prediction the object's labels did not enter), the
-    statistical variance of the prediction (Fisher + map parts) times one scale
-    ``c^2`` shared by every label of the output, and a per-label model-error term
-    ``sigma_j``. The parameters maximise the likelihood of all residuals together.
-
-    Why this shape: the statistical variances of all labels come from the same latent
-    posterior, so when that posterior is over-confident (spectra whose residuals are
-    correlated across pixels, maps learned from few stars) every label's error is off
-    by about the same factor, and the labels whose catalogue values are precise pin
-    the factor down for those (e.g. T_eff) whose catalogue noise swamps their model
-    error. ``sigma_j`` carries what does not scale with the star's own noise (a
-    misfit of the linear model that stays at high SNR): its maximum-likelihood value,
-    or the root of the unbiased truth equation ``mean[(r^2 - err_obs^2) / (c^2 var_pred
-    + sigma_j^2)] = 1`` lowered by its standard error, whichever is larger (model
-    error that grows with the catalogue error, which the likelihood underweights).
-
-    All arrays (N, D) in natural units (``pred_var``: the statistical variance);
-    returns ``(c, sigma (D,))``. With fewer than 5 held-out entries of a label its
-    sigma is 0; with no usable label at all, ``(1.0, zeros)``.
-    """
-    from scipy.optimize import minimize
-
-    d = pred_values.shape[1]
-    cols = [j for j in range(d) if mask[:, j].sum() >= 5]
-    if not cols:
-        return 1.0, np.zeros(d)
-    r2 = [(pred_values[mask[:, j], j] - obs[mask[:, j], j]) ** 2 for j in cols]
-    e2 = [obs_err[mask[:, j], j] ** 2 for j in cols]
-    v = [np.maximum(pred_var[mask[:, j], j], 0.0) for j in cols]
-    # each label in units of its typical residual (the likelihood is unit-free, this
-    # only conditions the optimiser)
-    unit = [max(float(np.mean(a)), 1e-300) for a in r2]
-    r2 = [a / u for a, u in zip(r2, unit, strict=True)]
-    e2 = [a / u for a, u in zip(e2, unit, strict=True)]
-    v = [a / u for a, u in zip(v, unit, strict=True)]
-
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        c2 = math.exp(theta[0])
-        total, grad = 0.0, np.zeros_like(theta)
-        for j in range(len(cols)):
-            s2 = math.exp(theta[1 + j])
-            t = c2 * v[j] + s2 + e2[j]
-            q = r2[j] / t
-            total += float(np.sum(q + np.log(t)))
-            dt = (1.0 - q) / t  # d/dt of (r^2/t + ln t)
-            grad[0] += float(np.sum(dt * v[j])) * c2
-            grad[1 + j] = float(np.sum(dt)) * s2
-        return 0.5 * total, 0.5 * grad
-
-    theta0 = np.concatenate([[0.0], np.full(len(cols), math.log(0.1))])
-    bounds = [(math.log(1e-4), math.log(1e4))] + [(math.log(1e-8), math.log(10.0))] * len(cols)
-    res = minimize(nll, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
-    c2 = math.exp(res.x[0])
-    sigma = np.zeros(d)
-    for j, col in enumerate(cols):
-        s2_ml = math.exp(res.x[1 + j])
-        s2_ml = 0.0 if s2_ml <= 1.01e-8 else s2_ml
-        # the likelihood's sigma_j is efficient but pulled towards the stars with
-        # precise catalogue values when the model error grows with the catalogue
-        # error; the truth equation is unbiased whatever the mix of easy and hard
-        # stars, but noisy when catalogue noise swamps the model error. Keep the
-        # efficient value unless the unbiased one, lowered by its standard error,
-        # lies above it.
-        s2_truth, se = _truth_root(r2[j] - e2[j], c2 * v[j])
-        s2 = max(s2_ml, s2_truth - se)
-        sigma[col] = math.sqrt(s2 * unit[j])
-    return math.sqrt(c2), sigma
-
-
-def _truth_root(a: np.ndarray, v: np.ndarray) -> tuple[float, float]:
-    """Root s2 >= 0 of mean(a / (v + s2)) = 1 (0 when mean(a / v) <= 1 already), and
-    its delta-method standard error."""
-    v = np.maximum(v, 1e-12 * max(float(np.mean(np.abs(a))), 1e-300))
-    excess = lambda s2: float(np.mean(a / (v + s2))) - 1.0  # noqa: E731
-    if excess(0.0) <= 0:
-        return 0.0, 0.0
-    lo, hi = 0.0, max(float(np.mean(a)), 1e-300)
-    while excess(hi) > 0:
-        hi *= 4.0
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
-    s2 = 0.5 * (lo + hi)
-    terms = a / (v + s2)
-    slope = max(float(np.mean(a / (v + s2) ** 2)), 1e-300)
-    return s2, float(np.std(terms)) / math.sqrt(terms.size) / slope
-
-
 def _score(pred, dataset: Dataset, specs) -> float:
     """Mean held-out squared error over label columns, in rescaled units."""
     errs = []
@@ -850,6 +756,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
                 for name, p in prep.items()}
     model_error: dict[str, np.ndarray] = {}
     error_scale: dict[str, float] = {}
+    model_error_trend: dict[str, dict[str, np.ndarray]] = {}
     if calibrate:
         per_fold = []
         for i in range(k):
@@ -865,16 +772,21 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
                 per_fold.append(predict_fold(i, sub, final_cfg))
         for name in labels:
             cols = []
+            spec = specs[name]
             for hold_ds, pred in per_fold:
-                o = hold_ds[name].select(specs[name].names)
+                o = hold_ds[name].select(spec.names)
                 cols.append((pred[name].values, pred[name].statistical_var, o.values,
-                             np.where(o.missing, 0.0, o.errors), ~o.missing))
-            error_scale[name], model_error[name] = calibrate_errors(
-                *(np.concatenate([c[j] for c in cols]) for j in range(5)))
+                             np.where(o.missing, 0.0, o.errors), ~o.missing,
+                             (pred[name].values - spec.center) / spec.scale))
+            em = calibrate_errors(*(np.concatenate([c[j] for c in cols]) for j in range(6)))
+            error_scale[name], model_error[name] = em.scale, em.sigma
+            if em.trend is not None:
+                model_error_trend[name] = em.trend
     bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = model_error
     model.error_scale = error_scale
+    model.model_error_trend = model_error_trend
     model.robust = robust
     model.selection = selection
     return model

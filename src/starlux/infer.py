@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import DataError, Dataset
+from .error_model import model_error_at
 from .latents import latent_caches, prior_terms, solve_block, solve_latents
 from .linalg import cho_inverse, resolve_precision
 from .prediction import OutputPrediction, Prediction, concat_predictions
@@ -444,16 +445,22 @@ def natural_output(model: ModelState, name: str, vals: np.ndarray, fvar: np.ndar
     if name in model.map_cov:
         map_var = spec.transform.param_variance(model.params[name], model.map_cov[name],
                                                 z) * scale**2 * c2
-    model_err = model.model_error.get(name, np.zeros(spec.dim))
-    if spec.has_scatter and name in model.ln_scatter and name not in model.model_error:
+    n = values.shape[0]
+    if name in model.model_error:
+        # the learned model error, at each object's place in label space
+        model_err = model_error_at(model.model_error[name], model.model_error_trend.get(name),
+                                   np.asarray(vals))
+    elif spec.has_scatter and name in model.ln_scatter:
         # a predicted spectrum's error includes the fitted per-pixel scatter
-        model_err = np.exp(model.ln_scatter[name]) * scale
+        model_err = np.broadcast_to(np.exp(model.ln_scatter[name]) * scale, (n, spec.dim))
+    else:
+        model_err = np.zeros((n, spec.dim))
     extra = model_err**2 + (0.0 if map_var is None else map_var)
     cov_out = None
     if fcov is not None:
         cov_out = np.asarray(fcov) * np.outer(scale, scale) * c2
         idx = np.arange(spec.dim)
-        cov_out[:, idx, idx] += extra
+        cov_out[:, idx, idx] += np.broadcast_to(extra, (n, spec.dim))
     return OutputPrediction(
         values=values,
         errors=np.sqrt(fisher_var + extra),

@@ -217,10 +217,10 @@ def predict_masked(model, dataset: Dataset, masks: Mapping[str, np.ndarray],
         if cov is not None:  # correlations with other labels are not tracked
             cov[:, j, :] = 0.0
             cov[:, :, j] = 0.0
-            cov[:, j, j] = var + map_var + out.model_error[j] ** 2
+            cov[:, j, j] = var + map_var + out.model_error[:, j] ** 2
         zs[name] = z
     mvar = 0.0 if merr is None else merr**2
-    errors = np.sqrt(ferr**2 + mvar + out.model_error[None, :] ** 2)
+    errors = np.sqrt(ferr**2 + mvar + out.model_error**2)
     pred.outputs[label_output] = replace(out, values=values, errors=errors,
                                          fisher_errors=ferr, map_errors=merr, cov=cov)
     pred.extras["masked_labels"] = list(masks)

@@ -33,8 +33,10 @@ class OutputPrediction:
     Three independent parts, kept separately: ``fisher_errors`` (N, D), the
     measurement part (noise of this object's inputs, from the posterior precision of
     its latents); ``map_errors`` (N, D), the uncertainty of the label map learned from
-    a finite, noisy training set (``None`` for outputs without one); ``model_error`` (D,),
-    the learned model-error term. ``errors`` = sqrt(fisher^2 + map^2 + model^2);
+    a finite, noisy training set (``None`` for outputs without one); ``model_error``
+    (N, D), the learned model-error term at each object's place in label space (for
+    a predicted spectrum: the fitted per-pixel scatter).
+    ``errors`` = sqrt(fisher^2 + map^2 + model^2);
     ``cov`` is the full (N, D, D) covariance for label outputs (Fisher part plus the
     diagonal map and model-error terms). ``samples`` (N, K, D): posterior samples when
     requested (``predict(..., samples=K)``), whose spread matches ``errors``.
@@ -181,7 +183,7 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
             values=cat([p.outputs[k].values for p in parts]),
             errors=cat([p.outputs[k].errors for p in parts]),
             fisher_errors=cat([p.outputs[k].fisher_errors for p in parts]),
-            model_error=o.model_error,
+            model_error=cat([p.outputs[k].model_error for p in parts]),
             cov=None if o.cov is None else cat([p.outputs[k].cov for p in parts]),
             names=o.names, wavelength=o.wavelength,
             map_errors=None if o.map_errors is None

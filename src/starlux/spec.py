@@ -259,7 +259,11 @@ class ModelState:
         z_train: (N_train, P) latents of the training objects.
         prior_mean, prior_cov: (P,), (P, P) Gaussian fitted to the training latents.
         model_error: per label output, (D,) extra error in natural units learned on
-            held-out objects and added in quadrature to the Fisher errors.
+            held-out objects and added in quadrature to the Fisher errors: its value
+            at the training median of the labels.
+        model_error_trend: per label output, how the model error varies over label
+            space (:mod:`starlux.error_model`: ``lo``, ``hi`` (D,), ``coef`` (2D, D));
+            absent for a constant model error.
         robust: per output, the training entries screened as gross outliers and
             clipped by the robust fit (``Lux.clip``).
         error_scale: per label output, the factor c (learned with ``model_error``)
@@ -280,6 +284,7 @@ class ModelState:
     prior_mean: np.ndarray
     prior_cov: np.ndarray
     model_error: dict[str, np.ndarray] = field(default_factory=dict)
+    model_error_trend: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     error_scale: dict[str, float] = field(default_factory=dict)
     robust: dict[str, dict[str, int]] = field(default_factory=dict)
     map_cov: dict[str, np.ndarray] = field(default_factory=dict)

@@ -66,7 +66,7 @@ from .tables import label_table, table_meta
 __all__ = ["predict_file", "StreamSummary", "model_checksum", "partial_path"]
 
 MANIFEST_VERSION = 1
-_STATIC_SUFFIXES = ("_names", "_model_err")
+_STATIC_SUFFIXES = ("_names",)
 
 
 @dataclass
@@ -110,6 +110,7 @@ def model_checksum(model: LuxModel | str | os.PathLike) -> str:
                  f"{spec.has_scatter}".encode())
         arrays = [spec.center, spec.scale, model.ln_scatter.get(name),
                   model.model_error.get(name), model.map_cov.get(name),
+                  *model.model_error_trend.get(name, {}).values(),
                   *model.params[name].values()]
         for a in arrays:
             if a is not None:
@@ -263,7 +264,7 @@ def _iter_blocks(folder: Path, n_blocks: int, keys: Sequence[str] | None = None
 
 
 def _layout(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
-    """Static arrays (names, model errors) and per-object (tail shape, dtype) by key."""
+    """Static arrays (names) and per-object (tail shape, dtype) by key."""
     with np.load(folder / _block_name(0), allow_pickle=False) as f:
         static, rows = {}, {}
         for k in f.files:

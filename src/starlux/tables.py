@@ -29,7 +29,7 @@ ERROR_PARTS: dict[str, str] = {
     "err": "total 1-sigma error: Fisher, map and model-error parts in quadrature",
     "fisher_err": "Fisher part: this object's measurement noise",
     "map_err": "map part: the label map learned from a finite, noisy training set",
-    "model_err": "model-error part: learned on held-out training folds",
+    "model_err": "model-error part: learned on held-out training folds, varies over label space",
 }
 """Suffix of each error column and what it means."""
 

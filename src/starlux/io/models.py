@@ -7,7 +7,7 @@ Layout::
     /outputs/<name>/        attrs: kind, transform (name), transform_config (JSON),
                                    has_scatter; datasets: names, center, scale,
                                    [wavelength], [ln_scatter], [model_error],
-                                   [map_cov] (D, P, P),
+                                   [model_error_trend/{lo, hi, coef}], [map_cov] (D, P, P),
                                    params/<param> (e.g. W (D, P))
     /latents/z_train        (N_train, P)
     /latents/prior_mean     (P,)
@@ -81,6 +81,10 @@ def save_model(path: str | os.PathLike, model: ModelState) -> None:
                                                           for x in spec.limits]))
             if name in model.model_error:
                 g.create_dataset("model_error", data=np.asarray(model.model_error[name]))
+            if name in model.model_error_trend:
+                gt = g.create_group("model_error_trend")
+                for k, v in model.model_error_trend[name].items():
+                    gt.create_dataset(k, data=np.asarray(v, np.float64))
             if name in model.error_scale:
                 g.attrs["error_scale"] = float(model.error_scale[name])
             if name in model.map_cov:
@@ -167,6 +171,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
             config = LuxConfig(**{k: v for k, v in cfg.items() if k in known})
             order = json.loads(_str(f["outputs"].attrs["order"]))
             specs, params, ln_s, model_err, map_cov = {}, {}, {}, {}, {}
+            trend: dict[str, dict[str, np.ndarray]] = {}
             error_scale: dict[str, float] = {}
             for name in order:
                 g = f["outputs"][name]
@@ -187,6 +192,9 @@ def load_model(path: str | os.PathLike) -> ModelState:
                     ln_s[name] = g["ln_scatter"][()]
                 if "model_error" in g:
                     model_err[name] = g["model_error"][()]
+                if "model_error_trend" in g:
+                    gt = g["model_error_trend"]
+                    trend[name] = {k: gt[k][()] for k in ("lo", "hi", "coef")}
                 if "error_scale" in g.attrs:
                     error_scale[name] = float(g.attrs["error_scale"])
                 if "map_cov" in g:
@@ -202,7 +210,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
                 config=config, specs=specs, params=params, ln_scatter=ln_s,
                 z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
                 prior_cov=lat["prior_cov"][()], model_error=model_err, map_cov=map_cov,
-                error_scale=error_scale,
+                model_error_trend=trend, error_scale=error_scale,
                 history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
                 selection=json.loads(_str(tr_g.attrs["selection"])),
                 robust=json.loads(_str(tr_g.attrs.get("robust", "{}"))),

@@ -7,7 +7,7 @@ Array layout (``.npz``, ``.h5``):
 ``label_err``         (N, M)    total 1-sigma error (Fisher, map and model error)
 ``label_fisher_err``  (N, M)    Fisher (measurement) part alone
 ``label_map_err``     (N, M)    label-map (finite training set) part alone
-``label_model_err``   (M,)      learned model-error part
+``label_model_err``   (N, M)    learned model-error part (depends on the star)
 ``label_cov``         (N, M, M) full covariance
 ``label_names``       (M,)
 ``z``                 (N, P)    latents
