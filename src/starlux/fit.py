@@ -62,7 +62,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data import DataError, Dataset, label_folds
-from .error_model import calibrate_errors
+from .error_model import ErrorModel, calibrate_errors
 from .infer import predict_prepared, single_threaded_blas
 from .latents import latent_prior, solve_latents
 from .linalg import gram_dtype, row_chunks
@@ -595,6 +595,20 @@ def _model_from_fit(config: LuxConfig, specs, res: FitResult, ids=None) -> Model
     )
 
 
+def _error_model(spec: OutputSpec, name: str,
+                 per_fold: list[tuple[Dataset, Any]]) -> ErrorModel:
+    """The error model of label output ``name`` from every fold's held-out predictions
+    (``(held-out dataset, prediction)`` pairs)."""
+    cols = []
+    for hold_ds, pred in per_fold:
+        o = hold_ds[name].select(spec.names)
+        out = pred[name]
+        cols.append((out.values, out.statistical_var, o.values,
+                     np.where(o.missing, 0.0, o.errors), ~o.missing,
+                     (out.values - spec.center) / spec.scale))
+    return calibrate_errors(*(np.concatenate([c[j] for c in cols]) for j in range(6)))
+
+
 def _score(pred, dataset: Dataset, specs) -> float:
     """Mean held-out squared error over label columns, in rescaled units."""
     errs = []
@@ -771,14 +785,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
                                  desc=f"fold {i + 1}/{k}", bar=bar)
                 per_fold.append(predict_fold(i, sub, final_cfg))
         for name in labels:
-            cols = []
-            spec = specs[name]
-            for hold_ds, pred in per_fold:
-                o = hold_ds[name].select(spec.names)
-                cols.append((pred[name].values, pred[name].statistical_var, o.values,
-                             np.where(o.missing, 0.0, o.errors), ~o.missing,
-                             (pred[name].values - spec.center) / spec.scale))
-            em = calibrate_errors(*(np.concatenate([c[j] for c in cols]) for j in range(6)))
+            em = _error_model(specs[name], name, per_fold)
             error_scale[name], model_error[name] = em.scale, em.sigma
             if em.trend is not None:
                 model_error_trend[name] = em.trend
