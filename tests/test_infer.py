@@ -54,6 +54,14 @@ def test_model_error_makes_imperfect_model_honest():
     # the learned model-error term is what closes the gap where the Fisher part fails
     worst = int(np.argmax(fisher_z))
     assert model.model_error["label"][worst] > 0
+    # per star: the linear model's misfit grows towards the edges of label space, and
+    # so does the learned model error
+    merr = pred["label"].model_error
+    assert merr.shape == (1000, 2)
+    edge = np.abs(x[2000:, 0]) > 0.8
+    assert np.median(merr[edge, 0]) > 1.2 * np.median(merr[~edge, 0])
+    within = np.mean(np.abs(resid / pred["label"].errors) < 1, axis=0)
+    assert np.all((within > 0.6) & (within < 0.76)), within
 
 
 def test_both_inputs_and_reordered_label_columns():

@@ -27,6 +27,10 @@ def test_a_saved_and_loaded_model_predicts_identically(model, tmp_path):
     assert m2.specs["label"].names == ("TEFF", "LOGG", "FE_H")
     np.testing.assert_array_equal(m2.params["flux"]["W"], m.params["flux"]["W"])
     np.testing.assert_array_equal(m2.model_error["label"], m.model_error["label"])
+    # 120 labelled stars, 3 labels: enough held-out stars for the model error's trend
+    assert set(m2.model_error_trend["label"]) == {"lo", "hi", "coef"}
+    for k, v in m.model_error_trend["label"].items():
+        np.testing.assert_array_equal(m2.model_error_trend["label"][k], v)
     assert m2.history == m.history
     assert m2.version == m.version
     p1, p2 = m.predict(ds), m2.predict(ds)
