@@ -103,3 +103,16 @@ def test_model_error_is_held_at_its_edge_outside_the_training_range():
     err = model_error_at(em.sigma, em.trend, far)
     np.testing.assert_allclose(err[0], err[1])
     assert np.all(np.isfinite(err))
+
+
+def test_no_trend_is_kept_where_the_model_error_is_the_same_everywhere():
+    rng = np.random.default_rng(8)
+    n = 4000
+    truth = rng.normal(size=(n, 3))
+    pred = truth + rng.normal(size=(n, 3)) * 0.1
+    obs_err = np.full((n, 3), 0.25)
+    obs = truth + rng.normal(size=(n, 3)) * obs_err
+    em = calibrate_errors(pred, np.zeros_like(pred), obs, obs_err, np.ones(pred.shape, bool),
+                          position=pred)
+    assert em.trend is None
+    np.testing.assert_allclose(em.sigma, 0.1, rtol=0.15)
