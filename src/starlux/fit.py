@@ -657,7 +657,8 @@ def usable_objects(dataset: Dataset) -> np.ndarray:
     return keep
 
 
-def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
+def _usable_training_set(dataset: Dataset) -> Dataset:
+    """The training objects that have data; errors for a set nothing can be fitted on."""
     keep = usable_objects(dataset)
     if not keep.all():
         log.warning("dropped %d training object(s) with no usable data (every value "
@@ -668,29 +669,127 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     for k, o in dataset.outputs.items():
         if not (~o.missing).any():
             raise DataError(f"{k}: no observed entry in the training set")
+    return dataset
+
+
+@dataclass
+class _Folds:
+    """The held-out folds of one training run: each fold's model (fitted cold, or
+    re-fitted from the final fit) and its predictions of the fold's labels from
+    spectra alone."""
+
+    dataset: Dataset
+    prep: dict[str, Prepared]
+    specs: dict[str, OutputSpec]
+    rows: list[np.ndarray]  # the held-out objects of each fold
+    config: LuxConfig
+    bar: Any
+
+    @property
+    def spectral(self) -> list[str]:
+        return [k for k, s in self.specs.items() if s.kind == "spectrum"]
+
+    @property
+    def labels(self) -> list[str]:
+        return [k for k, s in self.specs.items() if s.kind == "label"]
+
+    def fitted_on(self, i: int) -> np.ndarray:
+        return np.setdiff1d(np.arange(self.dataset.n), self.rows[i])
+
+    def predict(self, i: int, res: FitResult, cfg: LuxConfig) -> tuple[Dataset, Any]:
+        """(held-out objects' labels, their prediction by the model ``res``)."""
+        hold_ds = self.dataset.with_outputs(self.labels).take(self.rows[i])
+        sub = _model_from_fit(cfg, self.specs, res)
+        return hold_ds, predict_prepared(sub, _rows(self.prep, self.rows[i]), self.spectral,
+                                         self.labels)
+
+    def cold(self, i: int, p: int, reg: float) -> tuple[Dataset, Any]:
+        """Fold ``i`` fitted from scratch at P = ``p``, Omega = ``reg``."""
+        cfg = replace(self.config, latents=p, reg=reg)
+        res = fit_core(_rows(self.prep, self.fitted_on(i)), self.specs, p, reg, cfg,
+                       self.config.seed, bar=self.bar,
+                       desc=f"fold {i + 1}/{len(self.rows)} P={p} reg={reg:g}")
+        return self.predict(i, res, cfg)
+
+    def warm(self, i: int, start: FitResult, reg: float, cfg: LuxConfig) -> tuple[Dataset, Any]:
+        """Fold ``i`` re-fitted from the final fit ``start`` (``Lux.fold_rounds``)."""
+        sub = refit_core(self.prep, self.specs, start, self.fitted_on(i), reg, cfg,
+                         desc=f"fold {i + 1}/{len(self.rows)}", bar=self.bar)
+        return self.predict(i, sub, cfg)
+
+
+def _choose_latents_and_reg(folds: _Folds, lat: list[int], regs: list[float], reg0: float):
+    """P first (at the reference Omega), scored on every fold: the choice that matters
+    most, and one fold of a few hundred stars is too noisy for it (measured on the
+    671-star set); then Omega at the chosen P on the first fold. Returns (P, Omega,
+    the selection table, the first fold's predictions by (P, Omega))."""
+    selection: list[dict[str, Any]] = []
+    first: dict[tuple[int, float], tuple[Dataset, Any, float]] = {}
+    specs = folds.specs
+
+    def score(p: int, reg: float, every_fold: bool = False) -> float:
+        if (p, reg) not in first:
+            hold_ds, pred = folds.cold(0, p, reg)
+            first[(p, reg)] = (hold_ds, pred, _score(pred, hold_ds, specs))
+            selection.append({"latents": p, "reg": reg, "holdout_mse": first[(p, reg)][2]})
+        if not every_fold:
+            return first[(p, reg)][2]
+        mses = [first[(p, reg)][2]]
+        for i in range(1, len(folds.rows)):
+            hold_ds, pred = folds.cold(i, p, reg)
+            mses.append(_score(pred, hold_ds, specs))
+        sizes = np.array([len(f) for f in folds.rows], float)
+        mean = float(np.sum(sizes * np.array(mses)) / sizes.sum())
+        for row in selection:
+            if row["latents"] == p and row["reg"] == reg:
+                row["holdout_mse_all_folds"] = mean
+        return mean
+
+    p_scores = {p: score(p, reg0, every_fold=True) for p in lat}
+    p_best = min(lat, key=lambda p: p_scores[p])
+    for reg in regs:
+        score(p_best, reg)
+    reg_best = min(sorted(set(regs) | {reg0}), key=lambda r: first[(p_best, r)][2])
+    return p_best, reg_best, selection, first
+
+
+def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
+               first: dict[tuple[int, float], tuple[Dataset, Any, float]]
+               ) -> dict[str, ErrorModel]:
+    """The error model of every label output, from a prediction of each labelled
+    object by a fold model that saw neither its labels nor its spectrum."""
+    p, reg = int(cfg.latents), float(cfg.reg)
+    per_fold = []
+    for i in range(len(folds.rows)):
+        if cfg.fold_rounds is None:
+            reuse = i == 0 and (p, reg) in first
+            per_fold.append(first[(p, reg)][:2] if reuse else folds.cold(i, p, reg))
+        else:
+            per_fold.append(folds.warm(i, res, reg, cfg))
+    return {name: _error_model(folds.specs[name], name, per_fold) for name in folds.labels}
+
+
+def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
+    dataset = _usable_training_set(dataset)
     specs = make_specs(dataset, config)
     names = list(specs)
     n_labels = sum(s.dim for s in specs.values() if s.kind == "label")
     n_dims = sum(s.dim for s in specs.values())
-    spectral = [k for k, s in specs.items() if s.kind == "spectrum"]
-    labels = [k for k, s in specs.items() if s.kind == "label"]
-    rng = np.random.default_rng(config.seed)
-    seed = config.seed
+    has_spectra = any(s.kind == "spectrum" for s in specs.values())
     prep = {k: prepare_output(dataset[k], specs[k], gram_dtype(config.precision, specs[k].dim))
             for k in specs}
     auto = config.latents is None or config.reg is None
     k = config.folds
-    wants_folds = (config.calibrate or auto) and spectral and labels and k >= 2
-    folds = label_folds(dataset, k, rng) if wants_folds else []
-    if folds and min(len(f) for f in folds) < 1:
-        raise DataError(f"folds={k} is more than the {sum(len(f) for f in folds)} objects "
+    wants_folds = (config.calibrate or auto) and has_spectra and n_labels and k >= 2
+    rows = label_folds(dataset, k, np.random.default_rng(config.seed)) if wants_folds else []
+    if rows and min(len(f) for f in rows) < 1:
+        raise DataError(f"folds={k} is more than the {sum(len(f) for f in rows)} objects "
                         "with labels; use fewer folds")
-    use_folds = bool(folds) and min(len(f) for f in folds) >= 5
-    everyone = np.arange(dataset.n)
+    use_folds = bool(rows) and min(len(f) for f in rows) >= 5
 
     # what will be fitted, for the progress bar
     lat = _latent_candidates(config, n_labels, n_dims,
-                             dataset.n - (len(folds[0]) if use_folds else 0))
+                             dataset.n - (len(rows[0]) if use_folds else 0))
     if config.reg is not None:
         regs = [float(config.reg)]
     elif config.latents is None:
@@ -710,53 +809,15 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
         total += k * (fit_steps if config.fold_rounds is None
                       else steps_per_refit(config, names, specs))
     bar = tqdm(total=total, desc="training", unit="step", disable=not config.progress)
-
-    def predict_fold(i: int, res: FitResult, cfg: LuxConfig) -> tuple[Dataset, Any]:
-        hold_ds = dataset.with_outputs(labels).take(folds[i])
-        sub = _model_from_fit(cfg, specs, res)
-        return hold_ds, predict_prepared(sub, _rows(prep, folds[i]), spectral, labels)
-
-    def cold_fold(i: int, p: int, reg: float) -> tuple[Dataset, Any]:
-        cfg = replace(config, latents=p, reg=reg)
-        res = fit_core(_rows(prep, np.setdiff1d(everyone, folds[i])), specs, p, reg, cfg,
-                       seed, desc=f"fold {i + 1}/{k} P={p} reg={reg:g}", bar=bar)
-        return predict_fold(i, res, cfg)
+    folds = _Folds(dataset, prep, specs, rows, config, bar)
 
     selection: list[dict[str, Any]] = []
     first: dict[tuple[int, float], tuple[Dataset, Any, float]] = {}
+    p_best, reg_best = lat[0], reg0
     if select:
-        def score(p: int, reg: float, every_fold: bool = False) -> float:
-            if (p, reg) not in first:
-                hold_ds, pred = cold_fold(0, p, reg)
-                first[(p, reg)] = (hold_ds, pred, _score(pred, hold_ds, specs))
-                selection.append({"latents": p, "reg": reg,
-                                  "holdout_mse": first[(p, reg)][2]})
-            if not every_fold:
-                return first[(p, reg)][2]
-            mses = [first[(p, reg)][2]]
-            for i in range(1, k):
-                hold_ds, pred = cold_fold(i, p, reg)
-                mses.append(_score(pred, hold_ds, specs))
-            sizes = np.array([len(f) for f in folds], float)
-            mean = float(np.sum(sizes * np.array(mses)) / sizes.sum())
-            for row in selection:
-                if row["latents"] == p and row["reg"] == reg:
-                    row["holdout_mse_all_folds"] = mean
-            return mean
-
-        # P first (at the reference Omega), scored on every fold: the choice that
-        # matters most, and one fold of a few hundred stars is too noisy for it
-        # (measured on the 671-star set); then Omega at the chosen P on the first fold
-        p_scores = {p: score(p, reg0, every_fold=True) for p in lat}
-        p_best = min(lat, key=lambda p: p_scores[p])
-        for reg in regs:
-            score(p_best, reg)
-        reg_best = min(sorted(set(regs) | {reg0}), key=lambda r: first[(p_best, r)][2])
-    else:
-        p_best, reg_best = lat[0], reg0
-
+        p_best, reg_best, selection, first = _choose_latents_and_reg(folds, lat, regs, reg0)
     final_cfg = replace(config, latents=p_best, reg=reg_best)
-    res = fit_core(prep, specs, p_best, reg_best, final_cfg, seed,
+    res = fit_core(prep, specs, p_best, reg_best, final_cfg, config.seed,
                    desc=f"final P={p_best} reg={reg_best:g}", bar=bar)
 
     robust = {k: {"gross outliers": prep[k].outliers, "clipped": res.clipped.get(k, 0)}
@@ -766,34 +827,15 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
             log.info("%s: %d gross outliers screened, %d entries clipped by the robust fit",
                      name, counts["gross outliers"], counts["clipped"])
     if res.weights:  # the calibration folds see the entries the final fit kept
-        prep = {name: Prepared(p.y, res.weights.get(name, p.ivar), p.outliers)
-                for name, p in prep.items()}
-    model_error: dict[str, np.ndarray] = {}
-    error_scale: dict[str, float] = {}
-    model_error_trend: dict[str, dict[str, np.ndarray]] = {}
-    if calibrate:
-        per_fold = []
-        for i in range(k):
-            if config.fold_rounds is None:
-                if i == 0 and (p_best, reg_best) in first:
-                    per_fold.append(first[(p_best, reg_best)][:2])
-                else:
-                    per_fold.append(cold_fold(i, p_best, reg_best))
-            else:
-                fit_rows = np.setdiff1d(everyone, folds[i])
-                sub = refit_core(prep, specs, res, fit_rows, reg_best, final_cfg,
-                                 desc=f"fold {i + 1}/{k}", bar=bar)
-                per_fold.append(predict_fold(i, sub, final_cfg))
-        for name in labels:
-            em = _error_model(specs[name], name, per_fold)
-            error_scale[name], model_error[name] = em.scale, em.sigma
-            if em.trend is not None:
-                model_error_trend[name] = em.trend
+        folds.prep = {name: Prepared(p.y, res.weights.get(name, p.ivar), p.outliers)
+                      for name, p in prep.items()}
+    errors = _calibrate(folds, res, final_cfg, first) if calibrate else {}
     bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
-    model.model_error = model_error
-    model.error_scale = error_scale
-    model.model_error_trend = model_error_trend
+    model.model_error = {name: em.sigma for name, em in errors.items()}
+    model.error_scale = {name: em.scale for name, em in errors.items()}
+    model.model_error_trend = {name: em.trend for name, em in errors.items()
+                               if em.trend is not None}
     model.robust = robust
     model.selection = selection
     return model
