@@ -305,7 +305,7 @@ class _Tracker:
         self.history: list[tuple[str, float]] = []
         self.desc = desc
         self.own = bar is None
-        self.bar = tqdm(total=total, desc=desc, disable=not progress,
+        self.bar = tqdm(total=total, desc=desc, disable=None if progress else True,
                         leave=False) if bar is None else bar
 
     def record(self, step: str, **chi2: float) -> None:
@@ -808,7 +808,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     if calibrate:
         total += k * (fit_steps if config.fold_rounds is None
                       else steps_per_refit(config, names, specs))
-    bar = tqdm(total=total, desc="training", unit="step", disable=not config.progress)
+    bar = tqdm(total=total, desc="training", unit="step", disable=None if config.progress else True)
     folds = _Folds(dataset, prep, specs, rows, config, bar)
 
     selection: list[dict[str, Any]] = []

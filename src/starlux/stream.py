@@ -477,7 +477,7 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
     todo = [i for i in range(n_blocks) if i not in done]
     rows_of = [slice(i * chunk_size, min(n, (i + 1) * chunk_size)) for i in range(n_blocks)]
     bar = tqdm(total=n, initial=sum(rows_of[i].stop - rows_of[i].start for i in done),
-               unit="obj", unit_scale=True, desc="predict", disable=not progress,
+               unit="obj", unit_scale=True, desc="predict", disable=None if progress else True,
                smoothing=0.1)
 
     def finished(i: int, arrays: dict[str, np.ndarray]) -> None:

@@ -335,7 +335,7 @@ def cross_validate(
     tasks = [(f, p, r) for f in range(folds) for _, p in grid for r in reg_list]
     jobs = _default_jobs(len(tasks)) if n_jobs is None else max(1, int(n_jobs))
     bar = tqdm(total=len(tasks), desc=f"cv {folds} folds x {len(grid) * len(reg_list)} "
-               "settings", disable=not progress)
+               "settings", disable=None if progress else True)
     results: dict[tuple[int, int, float], dict[str, Any]] = {}
     if jobs == 1:
         for f, p, r in tasks:

@@ -152,7 +152,7 @@ def make_report(
     options = dict(windows=windows, n_spectra=n_spectra, n_realizations=n_realizations,
                    max_realization_objects=max_realization_objects, tsne=tsne,
                    max_embed_objects=max_embed_objects, seed=seed)
-    bar = tqdm(total=len(SECTIONS) + 2, desc="report", disable=not progress)
+    bar = tqdm(total=len(SECTIONS) + 2, desc="report", disable=None if progress else True)
     bar.set_postfix_str("predicting labels and spectra")
     ctx = _context(model, dataset, out, flux_output, label_outputs, wave_range, options)
     bar.update(1)
