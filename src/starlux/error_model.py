@@ -146,15 +146,15 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
             and position.shape[0] >= MIN_STARS_PER_FEATURE * n_feat):
         lo, hi = position.min(axis=0), position.max(axis=0)
         full = _features(position, lo, hi)
-        trend = _maximise(r2, e2, v, [full[mask[:, j]] for j in cols], start=constant)
+        trended = _maximise(r2, e2, v, [full[mask[:, j]] for j in cols], start=constant)
         # keep the trend only where the data ask for it: its gain in log-likelihood
         # must beat the Bayesian information criterion's price of its shared
         # coefficients, (2D / 2) ln(entries); with a few hundred stars and catalogue
         # noise several times the model error, a trend fitted to noise costs more
         # calibration than it buys (measured on the 600-star emulator set)
         n_entries = sum(a.size for a in r2)
-        if constant.nll - trend.nll > 0.5 * n_feat * math.log(n_entries):
-            best = trend
+        if constant.nll - trended.nll > 0.5 * n_feat * math.log(n_entries):
+            best = trended
     sigma = np.zeros(d)
     coef = np.zeros((best.k, d))
     for j, col in enumerate(cols):
