@@ -66,7 +66,14 @@ from .error_model import ErrorModel, calibrate_errors
 from .infer import predict_prepared, single_threaded_blas
 from .latents import latent_prior, solve_latents
 from .linalg import gram_dtype, row_chunks
-from .spec import LuxConfig, ModelState, OutputSpec, latent_grid, resolve_latents
+from .spec import (
+    LuxConfig,
+    ModelState,
+    OutputSpec,
+    latent_grid,
+    outputs_of_kind,
+    resolve_latents,
+)
 from .transforms import LinearTransform
 from .units import (
     Prepared,
@@ -687,11 +694,11 @@ class _Folds:
 
     @property
     def spectral(self) -> list[str]:
-        return [k for k, s in self.specs.items() if s.kind == "spectrum"]
+        return outputs_of_kind(self.specs, "spectrum")
 
     @property
     def labels(self) -> list[str]:
-        return [k for k, s in self.specs.items() if s.kind == "label"]
+        return outputs_of_kind(self.specs, "label")
 
     def fitted_on(self, i: int) -> np.ndarray:
         return np.setdiff1d(np.arange(self.dataset.n), self.rows[i])

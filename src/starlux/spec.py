@@ -28,8 +28,8 @@ from .linalg import resolve_precision
 from .transforms import LinearTransform, Transform, make_transform
 from .units import CLIP_SIGMA, ColumnLimits
 
-__all__ = ["LuxConfig", "ModelState", "OutputSpec", "resolve_latents", "latent_grid",
-           "parse_latent_size"]
+__all__ = ["LuxConfig", "ModelState", "OutputSpec", "outputs_of_kind", "resolve_latents",
+           "latent_grid", "parse_latent_size"]
 
 Prior = Literal["empirical", "l2", "none"]
 
@@ -246,6 +246,11 @@ class OutputSpec:
         return len(self.center)
 
 
+def outputs_of_kind(specs: dict[str, OutputSpec], kind: str) -> list[str]:
+    """The names of the outputs of one kind (``"label"`` or ``"spectrum"``), in order."""
+    return [k for k, s in specs.items() if s.kind == kind]
+
+
 @dataclass
 class ModelState:
     """The fitted state of a Lux model (``LuxModel`` adds predict / save / load).
@@ -307,11 +312,11 @@ class ModelState:
 
     @property
     def label_outputs(self) -> list[str]:
-        return [k for k, s in self.specs.items() if s.kind == "label"]
+        return outputs_of_kind(self.specs, "label")
 
     @property
     def spectral_outputs(self) -> list[str]:
-        return [k for k, s in self.specs.items() if s.kind == "spectrum"]
+        return outputs_of_kind(self.specs, "spectrum")
 
     def check_compatible(self, dataset: Dataset, names: Sequence[str]) -> None:
         """Raise a :class:`DataError` if ``dataset``'s outputs ``names`` don't match."""
