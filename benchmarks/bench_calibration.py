@@ -112,6 +112,17 @@ def redraw_label_noise(d: dict, seed: int) -> dict:
     return d
 
 
+def add_set_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--shared``, ``--work`` and ``--small``: where the data makers are, where the
+    generated sets are cached, and the plumbing-size switch (:func:`make_set`)."""
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                    help="the shared/ folder holding bench/ (data makers)")
+    ap.add_argument("--work", type=Path, default=Path("bench-out"),
+                    help="folder for the generated (cached) data files")
+    ap.add_argument("--small", action="store_true",
+                    help="shrink every set to 300 train / 200 test (plumbing check)")
+
+
 def make_set(name: str, spec: SetSpec, shared: Path, work: Path, small: bool
              ) -> tuple[Dataset, Dataset, np.ndarray, np.ndarray]:
     """Generate (or reuse) one set; returns train, flux-only test, truth, test SNR."""
@@ -163,12 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS),
                     help="which sets (default: all six)")
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
-                    help="the shared/ folder holding bench/ (data makers)")
-    ap.add_argument("--work", type=Path, default=Path("bench-out"),
-                    help="folder for the generated (cached) data files")
-    ap.add_argument("--small", action="store_true",
-                    help="shrink every set to 300 train / 200 test (plumbing check)")
+    add_set_arguments(ap)
     ap.add_argument("--fast", action="store_true",
                     help="Lux(latents=M + 1, calibrate=False) instead of defaults (plumbing)")
     ap.add_argument("--no-ridge", action="store_true", help="skip the ridge reference")

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import label_stats, machine, peak_rss_mb, ridge_predict, text_table, write_json
-from bench_calibration import DEFAULT_SHARED, RIDGE_ALPHAS, SetSpec, make_set
+from bench_calibration import RIDGE_ALPHAS, SetSpec, add_set_arguments, make_set
 
 SETS: dict[str, SetSpec] = {
     "emu2000": SetSpec("emu", 2000, 500, 0),
@@ -111,12 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="Lux.fold_rounds for every configuration: an integer, or "
                          "'scratch' (each calibration fold fitted from scratch); "
                          "default: Lux's own")
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
-                    help="the shared/ folder holding bench/ (data makers)")
-    ap.add_argument("--work", type=Path, default=Path("bench-out"),
-                    help="folder for the generated (cached) data files")
-    ap.add_argument("--small", action="store_true",
-                    help="shrink every set to 300 train / 200 test (plumbing check)")
+    add_set_arguments(ap)
     ap.add_argument("--no-ridge", action="store_true", help="skip the ridge reference")
     ap.add_argument("--json", type=Path, default=None, help="also write results here")
     ap.add_argument("--one-set", help=argparse.SUPPRESS)

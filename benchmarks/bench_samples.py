@@ -25,7 +25,7 @@ from pathlib import Path
 import _common  # noqa: F401  (sys.path set-up)
 import numpy as np
 from _common import machine, text_table, write_json
-from bench_calibration import DEFAULT_SHARED, SETS, make_set
+from bench_calibration import SETS, add_set_arguments, make_set
 
 from starlux.model import Lux
 
@@ -46,13 +46,11 @@ def sample_stats(samples: np.ndarray, values: np.ndarray, errors: np.ndarray,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", nargs="+", default=["emu600", "toy600"], choices=sorted(SETS))
-    ap.add_argument("--work", type=Path, default=Path("bench-out"))
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    add_set_arguments(ap)
     ap.add_argument("--samples", type=int, default=400)
     ap.add_argument("--sampler", default="gaussian", choices=("gaussian", "nuts"))
     ap.add_argument("--transform", action="append", default=[], metavar="OUTPUT=NAME")
     ap.add_argument("--latents", default=None)
-    ap.add_argument("--small", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,8 @@ MAX_EXPONENT = 20.0
 
 
 def _exponent(phi: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """phi . coef, clamped: the trend's log-variance factor."""
+    """phi . coef, clamped: the trend's log-variance factor, while fitting (a matrix
+    product; :func:`model_error_at` sums row by row instead)."""
     return np.clip(phi @ coef, -MAX_EXPONENT, MAX_EXPONENT)
 
 
