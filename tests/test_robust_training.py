@@ -130,6 +130,27 @@ def test_training_with_clipping_off_keeps_every_entry(clean):
     assert off.robust["flux"]["clipped"] == 0
 
 
+def test_sentinel_labels_do_not_inflate_the_learned_model_error(clean):
+    """A catalogue that writes -9999 for a tenth of one label: the fit screens those
+    entries out, and so must the calibration (they are not evidence of the model's
+    error: counted as residuals they made that label's error bar 3,000 times too big)."""
+    base, _ = clean
+
+    def model_error(labels):
+        train = Dataset.from_arrays(flux=base["f"][:N_TRAIN], flux_err=base["fe"][:N_TRAIN],
+                                    label=labels, label_err=base["le"][:N_TRAIN],
+                                    label_names=base["names"])
+        return Lux(**{**FIT, "calibrate": True}).fit(train).model_error["label"]
+
+    labels = base["l"][:N_TRAIN].copy()
+    clean_error = model_error(labels)
+    labels[: N_TRAIN // 10, 1] = -9999.0
+    with_sentinels = model_error(labels)
+    # (a model error near 0 may move by a small fraction of the catalogue error)
+    slack = 0.1 * np.median(base["le"][:N_TRAIN], axis=0)
+    assert np.all(with_sentinels <= 1.5 * clean_error + slack), (with_sentinels, clean_error)
+
+
 CORRUPTIONS = st.lists(
     st.tuples(st.sampled_from(["f", "fe", "l", "le"]), st.integers(0, 10_000),
               st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -1.0, 1e-30, 1e30, -9999.0,

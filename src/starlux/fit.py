@@ -703,9 +703,22 @@ class _Folds:
     def fitted_on(self, i: int) -> np.ndarray:
         return np.setdiff1d(np.arange(self.dataset.n), self.rows[i])
 
+    def held_out_labels(self, i: int) -> Dataset:
+        """Fold ``i``'s catalogue labels as the fit uses them (columns in model order):
+        entries screened out (sentinels) or clipped are missing here too, since they
+        are not evidence of the model's error."""
+        rows = self.rows[i]
+        outputs = {}
+        for name in self.labels:
+            o = self.dataset[name].select(self.specs[name].names).take(rows)
+            unused = ~np.asarray(self.prep[name].observed)[rows]
+            outputs[name] = replace(o, missing=o.missing | unused)
+        return Dataset(outputs=outputs, ids=None if self.dataset.ids is None
+                       else self.dataset.ids[rows])
+
     def predict(self, i: int, res: FitResult, cfg: LuxConfig) -> tuple[Dataset, Any]:
         """(held-out objects' labels, their prediction by the model ``res``)."""
-        hold_ds = self.dataset.with_outputs(self.labels).take(self.rows[i])
+        hold_ds = self.held_out_labels(i)
         sub = _model_from_fit(cfg, self.specs, res)
         return hold_ds, predict_prepared(sub, _rows(self.prep, self.rows[i]), self.spectral,
                                          self.labels)
@@ -770,7 +783,9 @@ def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
     for i in range(len(folds.rows)):
         if cfg.fold_rounds is None:
             reuse = i == 0 and (p, reg) in first
-            per_fold.append(first[(p, reg)][:2] if reuse else folds.cold(i, p, reg))
+            # (the labels again: the final fit's clipping may have removed entries)
+            per_fold.append((folds.held_out_labels(0), first[(p, reg)][1]) if reuse
+                            else folds.cold(i, p, reg))
         else:
             per_fold.append(folds.warm(i, res, reg, cfg))
     return {name: _error_model(folds.specs[name], name, per_fold) for name in folds.labels}
