@@ -297,3 +297,19 @@ def test_a_run_killed_while_holding_the_lock_is_resumed_by_the_next(setup, tmp_p
     clean = tmp_path / "clean.h5"
     predict_file(model_path, data, clean, chunk_size=CHUNK, progress=False)
     _same(_read(out), _read(clean), rtol=0)
+
+
+def test_an_object_with_nothing_to_infer_from_is_flagged_and_warned_about_once(
+        setup, tmp_path, caplog):
+    model, model_path, test, data = setup
+    with caplog.at_level("WARNING", logger="starlux"):
+        mem = predict(model, test, inputs=["flux"])
+        out = tmp_path / "pred.h5"
+        predict_file(model_path, data, out, inputs=["flux"], chunk_size=CHUNK,
+                     progress=False)
+    warned = [r.getMessage() for r in caplog.records if "no usable entry" in r.getMessage()]
+    assert len(warned) == 2 and all(m.startswith(f"1 of {N} objects") for m in warned)
+    assert mem.n_used["flux"][7] == 0 and np.all(np.delete(mem.n_used["flux"], 7) > 0)
+    streamed = _read(out)
+    assert streamed["n_used_flux"][7] == 0
+    assert mem.to_table()["n_used_flux"][7] == 0

@@ -24,7 +24,13 @@ from .data import DataError, Dataset
 from .error_model import model_error_at
 from .latents import latent_caches, prior_terms, solve_block, solve_latents
 from .linalg import cho_inverse, resolve_precision
-from .prediction import OutputPrediction, Prediction, concat_predictions
+from .prediction import (
+    OutputPrediction,
+    Prediction,
+    concat_predictions,
+    objects_without_data,
+    warn_objects_without_data,
+)
 from .sampling import (
     check_sampler,
     gaussian_deviations,
@@ -110,7 +116,9 @@ def predict(
              for a in range(0, dataset.n, chunk)]
     if not parts:  # no objects: run one empty block for the shapes
         parts = [bp.predict_dataset_rows(dataset, slice(0, 0), chunk)]
-    return concat_predictions(parts, ids=dataset.ids)
+    pred = concat_predictions(parts, ids=dataset.ids)
+    warn_objects_without_data(objects_without_data(pred.n_used), pred.n, inputs)
+    return pred
 
 
 # --- per-block prediction ------------------------------------------------------------

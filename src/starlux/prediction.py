@@ -12,13 +12,17 @@ prediction shows as a short summary and the first rows of that table.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OutputPrediction", "Prediction", "concat_predictions"]
+__all__ = ["OutputPrediction", "Prediction", "concat_predictions", "objects_without_data",
+           "warn_objects_without_data"]
+
+log = logging.getLogger("starlux")
 
 
 def _names_text(names: Sequence[str], limit: int = 6) -> str:
@@ -125,6 +129,8 @@ class Prediction:
         out["z"] = self.z
         for k, c in self.chi2.items():
             out[f"chi2_{k}"] = c
+        for k, c in self.n_used.items():
+            out[f"n_used_{k}"] = c
         for k, c in self.n_rejected.items():
             out[f"n_rejected_{k}"] = c
         if self.ids is not None:
@@ -199,3 +205,21 @@ def concat_predictions(parts: Sequence[Prediction], ids: np.ndarray | None = Non
         n_used={k: cat([p.n_used[k] for p in parts]) for k in first.n_used},
         n_rejected={k: cat([p.n_rejected[k] for p in parts]) for k in first.n_rejected},
         inputs=first.inputs, ids=ids)
+
+
+def objects_without_data(n_used: Mapping[str, np.ndarray]) -> int:
+    """How many objects have no usable entry in any of their inputs (``n_used`` per
+    input, (N,) each): their latents, and so their predictions, are the prior's."""
+    if not n_used:
+        return 0
+    return int(np.sum(np.all([np.asarray(u) == 0 for u in n_used.values()], axis=0)))
+
+
+def warn_objects_without_data(count: int, n: int, inputs: Sequence[str]) -> None:
+    """Say once, for a whole prediction, that ``count`` of ``n`` objects had nothing to
+    infer from: their values are a guess from the training set, not a measurement."""
+    if count:
+        cols = ", ".join(f"n_used_{k}" for k in inputs)
+        log.warning("%d of %d objects have no usable entry in %s: their predictions are "
+                    "the latent prior's (the training set's mean and spread), not a "
+                    "measurement; they have %s = 0", count, n, " or ".join(inputs), cols)

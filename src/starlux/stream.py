@@ -60,6 +60,7 @@ from .io.paths import check_output
 from .io.predictions import prediction_arrays, write_table
 from .linalg import resolve_precision
 from .model import LuxModel
+from .prediction import objects_without_data, warn_objects_without_data
 from .sampling import check_sampler
 from .tables import label_table, table_meta
 
@@ -480,7 +481,11 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
                unit="obj", unit_scale=True, desc="predict", disable=None if progress else True,
                smoothing=0.1)
 
+    empty = [0]  # objects of the computed blocks with nothing to infer from
+
     def finished(i: int, arrays: dict[str, np.ndarray]) -> None:
+        empty[0] += objects_without_data({k: v for k, v in arrays.items()
+                                          if k.startswith("n_used_")})
         _write_block(folder, i, arrays)
         bar.update(rows_of[i].stop - rows_of[i].start)
         if callback is not None:
@@ -503,6 +508,8 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
         bar.close()
     _assemble(out_path, folder, n, n_blocks)
     shutil.rmtree(folder, ignore_errors=True)
+    warn_objects_without_data(empty[0], sum(rows_of[i].stop - rows_of[i].start for i in todo),
+                              inputs)
     seconds = time.perf_counter() - t0
     n_done = sum(rows_of[i].stop - rows_of[i].start for i in todo)
     return StreamSummary(out=str(out_path), n_objects=n, n_blocks=n_blocks,

@@ -51,6 +51,8 @@ def table_meta(inputs: Sequence[str], model: str | None = None,
         "Labels predicted by starlux (Lux, Horta et al. 2025).",
         "NAME_ERR = sqrt(NAME_FISHER_ERR^2 + NAME_MAP_ERR^2 + NAME_MODEL_ERR^2).",
         "chi2_<input>: reduced chi^2 of each input (chi^2 / observed entries).",
+        "n_used_<input>: entries of each input used (0: nothing to infer from, the",
+        "  prediction is the latent prior's).",
         "n_rejected_<input>: entries of each input rejected as outliers.",
     ]
     return meta
@@ -97,6 +99,10 @@ def label_table(arrays: Mapping[str, np.ndarray], outputs: Sequence[str] | None 
         if k.startswith("chi2_"):
             t[k] = Column(np.asarray(arrays[k]),
                           description=f"reduced chi^2 of input {k[len('chi2_'):]!r}")
+        elif k.startswith("n_used_"):
+            t[k] = Column(np.asarray(arrays[k]),
+                          description=f"entries of input {k[len('n_used_'):]!r} used "
+                          "(0: the prediction is the latent prior's)")
         elif k.startswith("n_rejected_"):
             t[k] = Column(np.asarray(arrays[k]),
                           description=f"entries of input {k[len('n_rejected_'):]!r} "
