@@ -64,6 +64,12 @@ def _label(value):
     return fault
 
 
+def _fill(value, share):
+    def fault(a):
+        a["l"][: int(share * N_TRAIN), 0] = value
+    return fault
+
+
 def _label_err(a):
     a["le"][9, 0] = 1e-10
 
@@ -85,6 +91,8 @@ FAULTS = {
     "a 1e30 pixel": _pixel(1e30),
     "a -9999 label": _label(-9999.0),
     "a 1e10 label": _label(1e10),
+    "a tenth of a label column written as 9999": _fill(9999.0, 0.1),
+    "a quarter of a label column written as -9999": _fill(-9999.0, 0.25),
     "a 1e-10 label error": _label_err,
     "a 1e-30 flux error": _flux_err,
     "cosmic rays on 0.2% of the pixels": _cosmic_rays,

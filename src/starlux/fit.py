@@ -106,7 +106,7 @@ def make_specs(dataset: Dataset, config: LuxConfig) -> dict[str, OutputSpec]:
     for k, o in dataset.outputs.items():
         observed = ~o.missing
         empty_cols = np.flatnonzero(~observed.any(axis=0))
-        limits = column_limits(o.values, o.errors, o.missing)
+        limits = column_limits(o.values, o.errors, o.missing, o.kind)
         if o.kind == "label":
             if empty_cols.size:
                 raise DataError(f"{k}: label column(s) {[o.names[i] for i in empty_cols]} "

@@ -14,10 +14,13 @@ missing-entry rule of :mod:`starlux.data` cannot see these (their values and err
 are finite), yet one such entry can dominate a least-squares fit. Two column-wise
 limits, learned from the training set and stored with the model, make them harmless:
 
-* **gross outliers**: a value farther than :data:`GROSS_OUTLIER` robust spreads from its
-  column's median (the spread: ``(p97.5 - p2.5) / 4`` of the observed values once those
-  more than :data:`PRESCREEN` MAD-sigmas out are set aside, at least the column's median
-  error) is treated as missing;
+* **gross outliers**: a value farther than :data:`GROSS_OUTLIER` (labels 20, pixels 10)
+  robust spreads from its column's median (the spread: ``(p97.5 - p2.5) / 4`` of the
+  observed values once those more than :data:`PRESCREEN` MAD-sigmas out are set
+  aside, at least the column's median error) is treated as missing;
+* **fill values** (label outputs): one number shared by many entries far in a column's
+  tail (:func:`fill_values`: -9999, 9999, 99.999 written for "no value") is set aside
+  before the percentiles, and the bounds stop short of it, whatever its share;
 * **error floor**: an error below :data:`ERROR_FLOOR` times its column's median error is
   raised to that floor (an entry cannot carry the weight of more than 16 ordinary ones).
 
@@ -38,11 +41,15 @@ import numpy as np
 from .data import Output, is_missing
 
 __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column_limits",
-           "screen", "sample_rows", "column_quantiles", "label_scaling", "Prepared",
+           "screen", "fill_values", "sample_rows", "column_quantiles", "label_scaling", "Prepared",
            "prepare_output", "model_units", "effective_weights"]
 
-GROSS_OUTLIER = 10.0
-"""Values this many robust spreads from the column median are gross outliers."""
+GROSS_OUTLIER = {"label": 20.0, "spectrum": 10.0}
+"""Values this many robust spreads from the column median are gross outliers, by kind
+of output. Labels have real tails (a 2 % metal-poor tail reaches 11 spreads of a disc
+sample's [Fe/H]) while their sentinels (-9999, 1e10) lie hundreds out, and fill values
+nearer in are found by :func:`fill_values`; a pixel 10 spreads off its column is a
+cosmic ray or a sky line."""
 ERROR_FLOOR = 0.25
 """Errors are raised to at least this fraction of their column's median error (an entry
 weighs at most 16 ordinary ones; a spectrum at 4x the median SNR keeps full weight)."""
@@ -52,6 +59,12 @@ residuals (training) or in units of the calibrated noise (inference)."""
 PRESCREEN = 100.0
 """Values this many MAD-sigmas from the median are left out of the percentiles that set
 the gross-outlier spread (far wider than any real tail: it only removes sentinels)."""
+FILL_FAR = 5.0
+"""A value shared exactly by many entries of a label column (:data:`FILL_SHARE`) and
+this many MAD-sigmas from the median is a fill value, not a measurement."""
+FILL_SHARE = 0.005
+"""The least fraction of a column's observed entries (and at least 3) that must share
+one far-out value for it to count as a fill value."""
 _SAMPLE_ROWS = 4096
 
 
@@ -93,13 +106,47 @@ def column_quantiles(x: np.ndarray, *q: float) -> np.ndarray:
     return out
 
 
+def fill_values(v: np.ndarray, e: np.ndarray) -> list[np.ndarray]:
+    """Per column of ``v`` (N, D; NaN where missing, ``e`` its errors), the fill
+    values: exact values shared by at least :data:`FILL_SHARE` of the observed entries
+    (and 3) that lie more than :data:`FILL_FAR` robust sigmas (1.4826 MAD, at least
+    the median error) from the median of the other entries.
+
+    Why: catalogues write "no value" as one number (-9999, 9999, 99.999, -10, 0). A few
+    per cent of them are caught by the percentiles, but a tenth of a column moves the
+    percentiles, and a half moves the median itself; the fill then passes as a
+    measurement. A measured label is never the same number for many stars far out in a
+    tail. (The centre comes from the entries whose value is not shared that widely, so
+    a fill that fills most of a column is still found; a column whose values are almost
+    all shared, a quantised one, uses all its entries.)"""
+    out = []
+    for j in range(v.shape[1]):
+        keep = ~np.isnan(v[:, j])
+        col, err = v[keep, j], e[keep, j]
+        vals, counts = np.unique(col, return_counts=True)
+        shared = vals[counts >= max(3, FILL_SHARE * col.size)]
+        if shared.size == 0:
+            out.append(shared)
+            continue
+        rest = col[~np.isin(col, shared)]
+        base = rest if rest.size >= max(10, 0.1 * col.size) else col
+        center = np.median(base)
+        sigma = max(1.4826 * float(np.median(np.abs(base - center))),
+                    float(np.nan_to_num(np.nanmedian(err))) if err.size else 0.0)
+        out.append(shared[np.abs(shared - center) > FILL_FAR * sigma] if sigma > 0
+                   else shared[:0])
+    return out
+
+
 def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
-                  ) -> ColumnLimits:
+                  kind: str = "spectrum") -> ColumnLimits:
     """Per-column gross-outlier bounds and error floors from training data (N, D).
 
     The statistics use at most ``4096`` evenly spaced rows (ample for medians and
     percentiles; bounded memory and time for any N). Columns with no observed entry get
-    empty bounds (every value outside) and a zero floor.
+    empty bounds (every value outside) and a zero floor. The bounds are
+    :data:`GROSS_OUTLIER` spreads of ``kind``; for labels they also stop short of each
+    column's :func:`fill_values`.
     """
     n, d = values.shape
     rows = sample_rows(n)
@@ -109,7 +156,12 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     # value in it is rejected (empty bounds), never fitted with an untrained map
     low, high = np.full(d, np.inf), np.full(d, -np.inf)
     floor = np.zeros(d)
+    fill = fill_values(v, e) if kind == "label" else [np.zeros(0)] * d
+    for j, f in enumerate(fill):  # set aside before any statistic
+        out = np.isin(v[:, j], f)
+        v[out, j] = e[out, j] = np.nan
     seen = ~np.all(np.isnan(v), axis=0) if len(rows) else np.zeros(d, bool)
+    fill = [f for f, s in zip(fill, seen, strict=True) if s]
     if seen.any():
         vs = v[:, seen]
         med = column_quantiles(vs, 0.5)[0]
@@ -123,8 +175,14 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
         lo, hi = column_quantiles(vs, 0.025, 0.975)
         spread = np.maximum((hi - lo) / 4.0, med_err)
         spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
-        low[seen] = med - GROSS_OUTLIER * spread
-        high[seen] = med + GROSS_OUTLIER * spread
+        width = GROSS_OUTLIER[kind] * spread
+        lo_seen, hi_seen = med - width, med + width
+        for j, f in enumerate(fill):  # a fill value and everything beyond it are out
+            if np.any(f > med[j]):
+                hi_seen[j] = min(hi_seen[j], np.nextafter(f[f > med[j]].min(), -np.inf))
+            if np.any(f < med[j]):
+                lo_seen[j] = max(lo_seen[j], np.nextafter(f[f < med[j]].max(), np.inf))
+        low[seen], high[seen] = lo_seen, hi_seen
         floor[seen] = np.where(np.isfinite(med_err), ERROR_FLOOR * med_err, 0.0)
     # observed only outside the sampled rows: trained, but no statistics to screen by
     rare = (~missing).any(axis=0) & ~seen if n else np.zeros(d, bool)
