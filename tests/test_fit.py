@@ -234,3 +234,11 @@ def test_standardised_or_continuum_subtracted_real_flux_gives_the_same_labels():
                                    rtol=0.03)
         # no label offset: far below the catalogue errors (50 K, 0.05, 0.03 dex)
         assert np.all(np.abs(np.mean(other - preds[0], axis=0)) < 0.1 * lab.errors[0])
+
+
+def test_too_few_labelled_stars_for_the_calibration_is_said(caplog):
+    ds, _ = make_bilinear(n=12, p=4, d=30, noise=0.01, label_noise=0.05, seed=2)
+    with caplog.at_level("WARNING", logger="starlux"):
+        model = Lux(latents=4, progress=False).fit(ds)
+    assert model.model_error == {}
+    assert any("too few for the calibration" in r.getMessage() for r in caplog.records)

@@ -808,6 +808,11 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
         raise DataError(f"folds={k} is more than the {sum(len(f) for f in rows)} objects "
                         "with labels; use fewer folds")
     use_folds = bool(rows) and min(len(f) for f in rows) >= 5
+    if config.calibrate and rows and not use_folds:
+        log.warning("only %d objects with labels: too few for the calibration's %d "
+                    "held-out folds of at least 5, so no model-error term is learned and "
+                    "the errors (Fisher and map parts only) are likely too small",
+                    sum(len(f) for f in rows), k)
 
     # what will be fitted, for the progress bar
     lat = _latent_candidates(config, n_labels, n_dims,
