@@ -55,6 +55,29 @@ def test_calibration_scales_overconfident_statistical_errors_of_every_label():
 
 
 
+def test_the_error_bar_uncertainty_matches_the_spread_of_its_estimate_over_catalogues():
+    # 400 stars, catalogue noise 3x the model error: the error bars cannot be pinned
+    # down tightly, and the reported uncertainty says by how much (label 0: model
+    # error only; label 1: Fisher errors too)
+    n, reps = 400, 60
+    rng = np.random.default_rng(5)
+    stat = np.column_stack([np.zeros(n), np.full(n, 0.1)]) * rng.uniform(0.5, 1.5, (n, 1))
+    sigma = np.array([0.2, 0.1])
+    obs_err = np.tile([0.6, 0.3], (n, 1))
+    totals, reported = [], []
+    for _ in range(reps):
+        truth = rng.normal(size=(n, 2))
+        pred = truth + rng.normal(size=(n, 2)) * np.sqrt(stat**2 + sigma**2)
+        obs = truth + rng.normal(size=(n, 2)) * obs_err
+        em = calibrate_errors(pred, stat**2, obs, obs_err, np.ones((n, 2), bool))
+        totals.append(np.sqrt(em.scale**2 * np.median(stat**2, 0) + em.sigma**2))
+        reported.append(em.uncertainty)
+    spread = np.std(totals, axis=0) / np.mean(totals, axis=0)
+    reported = np.median(reported, axis=0)  # (infinite where a model error comes out 0)
+    assert np.all(reported > 0.1)  # tens of per cent, not a few
+    np.testing.assert_allclose(reported, spread, rtol=0.5)
+
+
 def _hard_corner(n: int, seed: int):
     """Two labels; the model error grows towards a low first label (metal-poor, say),
     3.3x from the median to 2 sigma below it, and the catalogue noise is twice the

@@ -861,6 +861,8 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = {name: em.sigma for name, em in errors.items()}
     model.error_scale = {name: em.scale for name, em in errors.items()}
+    model.error_uncertainty = {name: em.uncertainty for name, em in errors.items()
+                               if em.uncertainty is not None}
     model.model_error_trend = {name: em.trend for name, em in errors.items()
                                if em.trend is not None}
     model.robust = robust

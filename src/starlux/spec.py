@@ -273,6 +273,9 @@ class ModelState:
             clipped by the robust fit (``Lux.clip``).
         error_scale: per label output, the factor c (learned with ``model_error``)
             that multiplies its statistical (Fisher and map) errors.
+        error_uncertainty: per label output, (D,) relative 1-sigma uncertainty of each
+            label's error bar as learned from the held-out residuals
+            (:func:`starlux.error_model.error_bar_uncertainty`).
         map_cov: per label output with a linear map, (D, P, P) covariance of each row
             of the map (model units) from its weighted least-squares fit: the
             uncertainty of the map learned from a finite, noisy training set. A
@@ -291,6 +294,7 @@ class ModelState:
     model_error: dict[str, np.ndarray] = field(default_factory=dict)
     model_error_trend: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     error_scale: dict[str, float] = field(default_factory=dict)
+    error_uncertainty: dict[str, np.ndarray] = field(default_factory=dict)
     robust: dict[str, dict[str, int]] = field(default_factory=dict)
     map_cov: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[tuple[str, float]] = field(default_factory=list)

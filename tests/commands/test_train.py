@@ -78,3 +78,12 @@ def test_train_warns_about_a_constant_label_before_training(files, tmp_path, cap
     assert rc == 0, err
     assert "warning: " in err and "label 'FE_H'" in err and "trained P=4" in out
     assert (tmp_path / "m.h5").exists()
+
+
+def test_train_says_what_the_calibration_learned_and_how_well(files, tmp_path, capsys):
+    rc, out, err = run_cli(["train", files["train_npz"], "--out", tmp_path / "m.h5",
+                            "--latents", "4", "--iters", "2", "--no-progress"], capsys)
+    assert rc == 0, err
+    assert "label: statistical errors x " in out
+    lines = [s for s in out.splitlines() if s.strip().startswith(("TEFF", "LOGG", "FE_H"))]
+    assert len(lines) == 3 and all("error bar known to" in s for s in lines), out

@@ -37,6 +37,8 @@ def test_a_saved_and_loaded_model_predicts_identically(model, tmp_path):
     assert set(m2.model_error_trend["label"]) == {"lo", "hi", "coef"}
     for k, v in m.model_error_trend["label"].items():
         np.testing.assert_array_equal(m2.model_error_trend["label"][k], v)
+    assert m.error_uncertainty["label"].shape == (3,)
+    np.testing.assert_array_equal(m2.error_uncertainty["label"], m.error_uncertainty["label"])
     assert m2.history == m.history
     assert m2.version == m.version
     p1, p2 = m.predict(ds), m2.predict(ds)

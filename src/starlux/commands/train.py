@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 
+import numpy as np
+
 from ..data import DataError
 from ..io.errors import FileFormatError
 from ..io.formats import can_hold
 from ..io.paths import check_output
+from ..labels import label_info
 from .checks import check_folds, check_latents, require_objects, warn_constant_labels
 from .options import at_least, latent_size, nonnegative_float, positive_int
 
@@ -102,4 +105,26 @@ def run(args: argparse.Namespace) -> int:
         model.save(args.out)
     log.info(f"trained P={model.n_latents}, Omega={model.reg:g}; "
              f"final chi2={model.history[-1][1]:.6g}; wrote {args.out}")
+    for line in error_model_lines(model):
+        log.info(line)
     return 0
+
+
+def error_model_lines(state) -> list[str]:
+    """What the calibration learned, per label output: the scale on the statistical
+    errors, each label's model error at the training median and how well its error
+    bar is known (the catalogue noise limits that, and it belongs in a paper)."""
+    lines = []
+    for name, sigma in state.model_error.items():
+        trend = "varies over label space" if name in state.model_error_trend else "constant"
+        lines.append(f"{name}: statistical errors x {state.error_scale.get(name, 1.0):.3g}; "
+                     f"model error ({trend}) at the training median, and how well each "
+                     "error bar is known (1 sigma):")
+        unc = state.error_uncertainty.get(name)
+        for j, col in enumerate(state.specs[name].names):
+            unit = label_info(col).unit
+            known = ("" if unc is None or np.isnan(unc[j]) else
+                     "   error bar known to better than +-100 % only" if unc[j] >= 1 else
+                     f"   error bar known to +-{100 * unc[j]:.0f} %")
+            lines.append(f"  {col:<10s} {sigma[j]:10.4g} {unit:<6s}{known}")
+    return lines

@@ -7,7 +7,8 @@ Layout::
     /outputs/<name>/        attrs: kind, transform (name), transform_config (JSON),
                                    has_scatter; datasets: names, center, scale,
                                    [wavelength], [ln_scatter], [model_error],
-                                   [model_error_trend/{lo, hi, coef}], [map_cov] (D, P, P),
+                                   [model_error_trend/{lo, hi, coef}],
+                                   [error_uncertainty], [map_cov] (D, P, P),
                                    params/<param> (e.g. W (D, P))
     /latents/z_train        (N_train, P)
     /latents/prior_mean     (P,)
@@ -87,6 +88,9 @@ def save_model(path: str | os.PathLike, model: ModelState) -> None:
                     gt.create_dataset(k, data=np.asarray(v, np.float64))
             if name in model.error_scale:
                 g.attrs["error_scale"] = float(model.error_scale[name])
+            if name in model.error_uncertainty:
+                g.create_dataset("error_uncertainty",
+                                 data=np.asarray(model.error_uncertainty[name], np.float64))
             if name in model.map_cov:
                 g.create_dataset("map_cov", data=np.asarray(model.map_cov[name]))
             gp = g.create_group("params")
@@ -173,6 +177,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
             specs, params, ln_s, model_err, map_cov = {}, {}, {}, {}, {}
             trend: dict[str, dict[str, np.ndarray]] = {}
             error_scale: dict[str, float] = {}
+            error_unc: dict[str, np.ndarray] = {}
             for name in order:
                 g = f["outputs"][name]
                 tname = _str(g.attrs["transform"])
@@ -197,6 +202,8 @@ def load_model(path: str | os.PathLike) -> ModelState:
                     trend[name] = {k: gt[k][()] for k in ("lo", "hi", "coef")}
                 if "error_scale" in g.attrs:
                     error_scale[name] = float(g.attrs["error_scale"])
+                if "error_uncertainty" in g:
+                    error_unc[name] = g["error_uncertainty"][()]
                 if "map_cov" in g:
                     map_cov[name] = g["map_cov"][()]
             lat = f["latents"]
@@ -211,6 +218,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
                 z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
                 prior_cov=lat["prior_cov"][()], model_error=model_err, map_cov=map_cov,
                 model_error_trend=trend, error_scale=error_scale,
+                error_uncertainty=error_unc,
                 history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
                 selection=json.loads(_str(tr_g.attrs["selection"])),
                 robust=json.loads(_str(tr_g.attrs.get("robust", "{}"))),
