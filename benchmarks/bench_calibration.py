@@ -14,6 +14,9 @@ and predicts the test stars' labels from flux alone. One table, per set and labe
 * ``cov1`` / ``cov2``: fraction of stars with |pred - truth| < err / < 2 err
   (Gaussian 0.683 / 0.954);
 * ``t_min`` / ``t_max``: the smallest / largest std over the three test-SNR terciles;
+* ``err_unc``: how well starlux says it knows the error bar (``model.error_uncertainty``:
+  relative 1-sigma uncertainty of the median held-out star's error, from the held-out
+  residuals; a lower bound), to read a std outside the window against;
 * ``flag``: PASS when std is in [0.85, 1.15], cov1 in [0.62, 0.74] and every tercile
   std in [0.80, 1.25]; otherwise FAIL with the failing criteria.
 
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'small sets (300/200)' if a.small else 'full sizes'}")
 
     header = ["set", "label", "rmse", "ridge", "lux/ridge", "cannon", "std", "cov1", "cov2",
-              "t_min", "t_max", "flag"]
+              "t_min", "t_max", "err_unc", "flag"]
     rows, result = [], {"lux_kw": lux_kw, "small": a.small, "sets": {}}
     cached = json.loads(a.ridge_from.read_text())["sets"] if a.ridge_from else {}
     for name in a.sets:
@@ -235,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
               + ("" if ridge is None else f", ridge {t_ridge:.0f} s"), flush=True)
         rec = {"n_train": train.n, "n_test": test.n, "seed": spec.seed, "P": model.n_latents,
                "train_s": t_fit, "predict_s": t_pred, "labels": {}}
+        unc = model.error_uncertainty.get("label", np.full(len(names), np.nan))
         for j, (lab, s) in enumerate(zip(names, stats, strict=True)):
-            s = dict(s, flag=flag(s))
+            s = dict(s, flag=flag(s), err_unc=float(unc[j]))
             r = None if ridge is None else float(ridge[j])
             c = CANNON_LINETOY.get(lab) if spec.cannon else None
             s.update(ridge_rmse=r, cannon_rmse=c)
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([name, lab, s["rmse"], "" if r is None else r,
                          "" if r is None else s["rmse"] / r, "" if c is None else c,
                          s["zstd"], s["cov1"], s["cov2"], s["tercile_zstd_min"],
-                         s["tercile_zstd_max"], s["flag"]])
+                         s["tercile_zstd_max"], s["err_unc"], s["flag"]])
         result["sets"][name] = rec
     if rows:
         print()

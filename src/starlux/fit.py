@@ -691,6 +691,11 @@ class _Folds:
     rows: list[np.ndarray]  # the held-out objects of each fold
     config: LuxConfig
     bar: Any
+    screened: dict[str, np.ndarray] = field(init=False)  # label entries set aside
+
+    def __post_init__(self) -> None:
+        self.screened = {name: ~np.asarray(self.prep[name].observed) & ~self.dataset[name]
+                         .select(self.specs[name].names).missing for name in self.labels}
 
     @property
     def spectral(self) -> list[str]:
@@ -704,15 +709,16 @@ class _Folds:
         return np.setdiff1d(np.arange(self.dataset.n), self.rows[i])
 
     def held_out_labels(self, i: int) -> Dataset:
-        """Fold ``i``'s catalogue labels as the fit uses them (columns in model order):
-        entries screened out (sentinels) or clipped are missing here too, since they
-        are not evidence of the model's error."""
+        """Fold ``i``'s catalogue labels (columns in model order) without the entries
+        the screening set aside: sentinels and fill values are no evidence of the
+        model's error. (Entries clipped by the robust fit stay: a star far off the
+        training fit is often a hard star, and its residual is what the model error
+        must cover.)"""
         rows = self.rows[i]
         outputs = {}
         for name in self.labels:
             o = self.dataset[name].select(self.specs[name].names).take(rows)
-            unused = ~np.asarray(self.prep[name].observed)[rows]
-            outputs[name] = replace(o, missing=o.missing | unused)
+            outputs[name] = replace(o, missing=o.missing | self.screened[name][rows])
         return Dataset(outputs=outputs, ids=None if self.dataset.ids is None
                        else self.dataset.ids[rows])
 
