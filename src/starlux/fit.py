@@ -691,7 +691,9 @@ class _Folds:
     rows: list[np.ndarray]  # the held-out objects of each fold
     config: LuxConfig
     bar: Any
-    screened: dict[str, np.ndarray] = field(init=False)  # label entries set aside
+    # label entries the screening set aside, (N, D) per label output (from ``prep`` as
+    # prepared, before the final fit's clipping replaces its weights)
+    screened: dict[str, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         self.screened = {name: ~np.asarray(self.prep[name].observed) & ~self.dataset[name]
@@ -789,9 +791,7 @@ def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
     for i in range(len(folds.rows)):
         if cfg.fold_rounds is None:
             reuse = i == 0 and (p, reg) in first
-            # (the labels again: the final fit's clipping may have removed entries)
-            per_fold.append((folds.held_out_labels(0), first[(p, reg)][1]) if reuse
-                            else folds.cold(i, p, reg))
+            per_fold.append(first[(p, reg)][:2] if reuse else folds.cold(i, p, reg))
         else:
             per_fold.append(folds.warm(i, res, reg, cfg))
     return {name: _error_model(folds.specs[name], name, per_fold) for name in folds.labels}
