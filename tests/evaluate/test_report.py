@@ -50,3 +50,12 @@ def test_the_index_page_lists_each_section_its_figures_and_what_was_skipped(tmp_
     assert page.index("First section") < page.index("Second section")
     assert "src='a.png'" in page and "caption of b" in page
     assert "scikit-learn is not installed" in page
+
+
+def test_calibration_captions_say_how_well_the_error_bars_are_known(tmp_path):
+    train = make_latent(n=160, m=2, p=4, d=40, seed=0, wavelength=WL)
+    test = make_latent(n=60, m=2, p=4, d=40, seed=1, wavelength=WL)
+    model = Lux(latents=4, progress=False, n_iter=2).fit(train)
+    rep = make_report(model, test, tmp_path, n_realizations=0, tsne=False, progress=False)
+    captions = [f.caption for f in rep.figures if f.section == "Error calibration"]
+    assert captions and all("knows this label's error bars only to" in c for c in captions)

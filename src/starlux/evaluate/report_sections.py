@@ -295,14 +295,22 @@ def calibration_section(ctx: ReportContext, rep: Report) -> None:
         sig_text = ("predicted error" if ref_err is None
                     else "predicted error ⊕ catalogue error")
         prefix = f"{k}_" if ctx.multi else ""
+        known = ctx.model.error_uncertainty.get(k)
         for j, name in enumerate(names):
             path = ctx.out / f"calibration_{prefix}{name}.png"
             plots.calibration_plot(p.values[:, j] - ref[:, j], sigma[:, j], ctx.snr, name,
                                    path, sigma_label=sig_text)
+            pct = None if known is None or not np.isfinite(known[j]) else \
+                100 * min(float(known[j]), 1.0)
+            how_well = ("" if pct is None else
+                        " From its training set, starlux knows this label's error bars "
+                        f"only to ±{pct:.0f} % (1σ, limited by the catalogue noise): a "
+                        f"std within about {2 * pct:.0f} % of 1 is as close as these "
+                        "labels allow.")
             rep.add(path, sec, f"{label_info(name).text} against the {what}: the fraction "
                     "of objects within k·σ against k (dashed: a Gaussian, what honest errors "
                     "give: 0.68 at 1σ, 0.95 at 2σ), and the std of Δ/σ in SNR bins "
-                    f"(1 for honest errors); σ = {sig_text}.", double=True)
+                    f"(1 for honest errors); σ = {sig_text}.{how_well}", double=True)
 
 
 def diagrams_section(ctx: ReportContext, rep: Report) -> None:
