@@ -93,6 +93,8 @@ def run_one(a: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     stats = label_stats(pred["label"].values, pred["label"].errors, truth, snr=snr)
     names = list(train["label"].names)
+    unc = model.error_uncertainty.get("label", np.full(len(names), np.nan))
+    stats = [dict(s, err_unc=float(u)) for s, u in zip(stats, unc, strict=True)]
     out = {"P": model.n_latents, "reg": model.reg, "train_s": t1 - t0, "predict_s": t2 - t1,
            "peak_rss_mb": peak_rss_mb(), "lux_kw": {k: str(v) for k, v in kw.items()},
            "labels": dict(zip(names, stats, strict=True))}
@@ -168,12 +170,14 @@ def print_set(name: str, rec: dict, names: list[str]) -> None:
     if "ridge_rmse" in rec:
         header.append("rmse ridge")
     header += [f"std {c}" for c in configs]
+    header += [f"err_unc {c}" for c in configs]  # how well the error bars are known
     rows = []
     for lab in names:
         row = [lab, *[rec["configs"][c]["labels"][lab]["rmse"] for c in configs]]
         if "ridge_rmse" in rec:
             row.append(rec["ridge_rmse"][lab])
         row += [rec["configs"][c]["labels"][lab]["zstd"] for c in configs]
+        row += [rec["configs"][c]["labels"][lab].get("err_unc", "") for c in configs]
         rows.append(row)
     print(f"\n{name}: {rec['n_train']} / {rec['n_test']} stars, RMSE vs truth and std of "
           f"standardised residuals (window {STD_WINDOW})")
