@@ -61,6 +61,35 @@ def _model_units(ds: Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+GRAM_PRODUCTS = 21
+"""Full-size weighted Gram products in one default training with calibration (P fixed,
+linear maps): agenda 1, 2 x n_iter = 10; the clipping round, 2; agenda 2 (scatter
+maps, penalised latents, final maps), 3; the spectra-only latents of the
+discriminative re-fit, 1; three calibration folds, each a map solve and spectra-only
+latents on 2/3 of the stars, 4; their held-out predictions, 1."""
+
+
+def gram_floor(n: int, d: int, p: int) -> dict:
+    """Time one float32 packed Gram product ``w (n, d) @ packed outer products (d,
+    (p+1)(p+2)/2)`` with JAX, the operation every exact solve of training is built
+    on: its rate is the machine's arithmetic floor for the core."""
+    import jax
+    import jax.numpy as jnp
+
+    k = (p + 1) * (p + 2) // 2
+    rng = np.random.default_rng(0)
+    w = jnp.asarray(rng.random((n, d), np.float32))
+    packed = jnp.asarray(rng.random((d, k), np.float32))
+    product = jax.jit(lambda a, b: a @ b)
+    product(w, packed).block_until_ready()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        product(w, packed).block_until_ready()
+    seconds = (time.perf_counter() - t0) / 3
+    return {"gram_s": seconds, "gram_gflops": 2.0 * n * d * k / seconds / 1e9,
+            "floor_s": GRAM_PRODUCTS * seconds}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n-train", type=int, default=5000)
@@ -101,6 +130,7 @@ def main(argv=None) -> dict:
         res["numpy_als_s"] = time.perf_counter() - t0
         del outputs
         res["train_over_numpy"] = res["train_s"] / res["numpy_als_s"]
+        res.update(gram_floor(args.n_train, args.pixels, args.latents))
     del train
     gc.collect()
     # the test stars in blocks of 2,000 (the generator's float64 temporaries would
@@ -136,6 +166,11 @@ def main(argv=None) -> dict:
                         ("predict_warm_s", ".1f"), ("rss_train_mb", ".0f"),
                         ("peak_rss_mb", ".0f"),
                         ("z_rms", ".2f"), ("zstd_min", ".2f"), ("zstd_max", ".2f")]))
+    if args.numpy:
+        print(f"arithmetic floor: one float32 packed Gram product {res['gram_s']:.2f} s "
+              f"({res['gram_gflops']:.0f} GFLOP/s); the {GRAM_PRODUCTS} of a training with "
+              f"calibration {res['floor_s']:.1f} s at that rate, before any other work or "
+              f"compilation; half the NumPy fit is {0.5 * res['numpy_als_s']:.1f} s")
     print("targets: train_s <= 40 and <= 0.5 x numpy_als_s, predict (10,000 stars) <= 5 s, "
           "peak RSS <= 3000 MB (train_nocal_s: starlux without the calibration folds; "
           "rss_train_mb: peak after training; peak_rss_mb: after prediction too)")
