@@ -78,6 +78,26 @@ def test_the_error_bar_uncertainty_matches_the_spread_of_its_estimate_over_catal
     np.testing.assert_allclose(reported, spread, rtol=0.5)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_scale_the_residuals_cannot_fix_stays_near_one_so_noisier_stars_keep_their_noise(
+        seed):
+    # the model error dominates and the held-out stars span a narrow SNR range: the
+    # residuals barely tell c (without a prior it fell to 0.01 for half the seeds,
+    # and a star of lower SNR then got an error that ignores its noise)
+    rng = np.random.default_rng(seed)
+    n = 500
+    stat = np.tile(rng.uniform(0.01, 0.03, (n, 1)), (1, 2))
+    truth = rng.normal(size=(n, 2))
+    pred = truth + rng.normal(size=(n, 2)) * np.sqrt(stat**2 + 0.1**2)
+    obs_err = np.full((n, 2), 0.05)
+    obs = truth + rng.normal(size=(n, 2)) * obs_err
+    em = calibrate_errors(pred, stat**2, obs, obs_err, np.ones((n, 2), bool))
+    assert 0.5 < em.scale < 2.0
+    noisy = 0.3  # a star at a tenth of the bulk's SNR: true error sqrt(0.3^2 + 0.1^2)
+    ratio = np.sqrt(em.scale**2 * noisy**2 + em.sigma**2) / np.hypot(noisy, 0.1)
+    assert np.all((ratio > 0.6) & (ratio < 2.0)), ratio  # c = 0.01 gives 0.35
+
+
 def _hard_corner(n: int, seed: int):
     """Two labels; the model error grows towards a low first label (metal-poor, say),
     3.3x from the median to 2 sigma below it, and the catalogue noise is twice the
