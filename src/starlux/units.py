@@ -11,8 +11,8 @@ rule at training and at inference.
 Catalogues carry sentinel values with ordinary-looking errors (-9999, 1e10) and errors
 of zero or 1e-30; spectra carry cosmic rays and dead pixels with normal errors. The
 missing-entry rule of :mod:`starlux.data` cannot see these (their values and errors
-are finite), yet one such entry can dominate a least-squares fit. Two column-wise
-limits, learned from the training set and stored with the model, make them harmless:
+are finite), yet one such entry can dominate a least-squares fit. Column-wise limits,
+learned from the training set and stored with the model, make them harmless:
 
 * **gross outliers**: a value farther than :data:`GROSS_OUTLIER` (labels 20, pixels 10)
   robust spreads from its column's median (the spread: ``(p97.5 - p2.5) / 4`` of the
@@ -61,7 +61,8 @@ PRESCREEN = 100.0
 the gross-outlier spread (far wider than any real tail: it only removes sentinels)."""
 FILL_FAR = 5.0
 """A value shared exactly by many entries of a label column (:data:`FILL_SHARE`) and
-this many MAD-sigmas from the median is a fill value, not a measurement."""
+this many robust sigmas from the median of the other entries is a fill value, not a
+measurement (:func:`fill_values`)."""
 FILL_SHARE = 0.005
 """The least fraction of a column's observed entries (and at least 3) that must share
 one far-out value for it to count as a fill value."""
