@@ -242,3 +242,14 @@ def test_too_few_labelled_stars_for_the_calibration_is_said(caplog):
         model = Lux(latents=4, progress=False).fit(ds)
     assert model.model_error == {}
     assert any("too few for the calibration" in r.getMessage() for r in caplog.records)
+
+
+def test_more_latents_than_the_objects_can_constrain_is_said(caplog):
+    ds, _ = make_bilinear(n=40, p=4, d=30, noise=0.01, label_noise=0.05, seed=2)
+    with caplog.at_level("WARNING", logger="starlux"):
+        Lux(latents=30, progress=False, n_iter=1, calibrate=False).fit(ds)
+    assert any("barely constrained" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="starlux"):
+        Lux(latents=6, progress=False, n_iter=1, calibrate=False).fit(ds)
+    assert not any("barely constrained" in r.getMessage() for r in caplog.records)

@@ -821,8 +821,14 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
                     sum(len(f) for f in rows), k)
 
     # what will be fitted, for the progress bar
-    lat = _latent_candidates(config, n_labels, n_dims,
-                             dataset.n - (len(rows[0]) if use_folds else 0))
+    n_fit = dataset.n - (len(rows[0]) if use_folds else 0)
+    lat = _latent_candidates(config, n_labels, n_dims, n_fit)
+    if config.latents is not None and lat[0] > n_fit // 2:
+        # the automatic grid stops at half the objects a fold model is fitted on
+        log.warning("P = %d latents for %d objects (%d in a calibration fold model): "
+                    "the latents are barely constrained, and the errors are likely too "
+                    "large; the automatic choice would stay at or below %d",
+                    lat[0], dataset.n, n_fit, max(n_labels + 1, n_fit // 2))
     if config.reg is not None:
         regs = [float(config.reg)]
     elif config.latents is None:
