@@ -172,6 +172,7 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
             best = trended
     sigma = np.zeros(d)
     coef = np.zeros((best.k, d))
+    factors, s2s = [], []  # per label: the trend factor g (N_j,) and sigma_j^2
     for j, col in enumerate(cols):
         g = np.exp(_exponent(best.phi[j], best.coef[:, j]))
         s2_ml = best.s2[j]
@@ -180,11 +181,11 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
         s2 = max(s2_ml, s2_truth - se)
         sigma[col] = math.sqrt(s2 * unit[j])
         coef[:, col] = best.coef[:, j]
+        factors.append(g)
+        s2s.append(s2)
     trend = None if not best.k else {"lo": lo, "hi": hi, "coef": coef}
-    factors = [np.exp(_exponent(best.phi[j], best.coef[:, j])) for j in range(len(cols))]
     uncertainty = np.full(d, np.nan)
-    uncertainty[cols] = error_bar_uncertainty(
-        best.c2, [sigma[col] ** 2 / unit[j] for j, col in enumerate(cols)], v, factors, e2)
+    uncertainty[cols] = error_bar_uncertainty(best.c2, s2s, v, factors, e2)
     return ErrorModel(math.sqrt(best.c2), sigma, trend, uncertainty)
 
 

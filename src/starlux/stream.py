@@ -508,10 +508,9 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
         bar.close()
     _assemble(out_path, folder, n, n_blocks)
     shutil.rmtree(folder, ignore_errors=True)
-    warn_objects_without_data(empty[0], sum(rows_of[i].stop - rows_of[i].start for i in todo),
-                              inputs)
-    seconds = time.perf_counter() - t0
     n_done = sum(rows_of[i].stop - rows_of[i].start for i in todo)
+    warn_objects_without_data(empty[0], n_done, inputs)
+    seconds = time.perf_counter() - t0
     return StreamSummary(out=str(out_path), n_objects=n, n_blocks=n_blocks,
                          blocks_computed=len(todo), blocks_skipped=len(done),
                          seconds=seconds, objects_per_second=n_done / max(seconds, 1e-9),

@@ -124,7 +124,7 @@ def error_model_lines(state) -> list[str]:
         for j, col in enumerate(state.specs[name].names):
             unit = label_info(col).unit
             known = ("" if unc is None or np.isnan(unc[j]) else
-                     "   error bar known to better than +-100 % only" if unc[j] >= 1 else
+                     "   error bar known to no better than +-100 %" if unc[j] >= 1 else
                      f"   error bar known to +-{100 * unc[j]:.0f} %")
             lines.append(f"  {col:<10s} {sigma[j]:10.4g} {unit:<6s}{known}")
     return lines
