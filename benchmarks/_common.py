@@ -52,7 +52,9 @@ def table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
 def fit_predict_labels(train, test, progress: bool = False, **lux_kw):
     """Train ``starlux.model.Lux(**lux_kw)`` on ``train``; labels of ``test`` from flux.
 
-    Returns ``(values, errors, model, seconds)`` with ``seconds = (train, predict)``.
+    Returns ``(label, model, seconds)``: the label prediction
+    (:class:`starlux.prediction.OutputPrediction`: ``values``, ``errors``,
+    ``statistical_var`` ...) and ``seconds = (train, predict)``.
     """
     from starlux.data import Dataset
     from starlux.model import Lux
@@ -63,7 +65,7 @@ def fit_predict_labels(train, test, progress: bool = False, **lux_kw):
     flux_only = Dataset(outputs={"flux": test["flux"]}, ids=test.ids)
     pred = model.predict(flux_only, inputs=["flux"])
     t2 = time.perf_counter()
-    return pred["label"].values, pred["label"].errors, model, (t1 - t0, t2 - t1)
+    return pred["label"], model, (t1 - t0, t2 - t1)
 
 
 def impute_flux(x_tr, miss_tr, x_te, miss_te):

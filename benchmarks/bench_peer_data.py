@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = int(train["flux"].missing.sum() + test["flux"].missing.sum())
     if extra:
         print(f"# note: {extra} flux entries are missing under starlux's rules")
-    val, err, model, (t_fit, t_pred) = fit_predict_labels(train, test, latents=p)
+    lab, model, (t_fit, t_pred) = fit_predict_labels(train, test, latents=p)
+    val, err = lab.values, lab.errors
     stats = label_stats(val, err, truth)
     names = list(train["label"].names)
     rmse = np.array([s["rmse"] for s in stats])

@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         rec = {"seed": seed, "ridge_rmse": rr.tolist()}
         for t in transforms:
             train, test, extra = make_sets(flux, err, label, names, tr, te, t)
-            val, sig, model, secs = fit_predict_labels(train, test, **lux_kw)
+            lab, model, secs = fit_predict_labels(train, test, **lux_kw)
+            val, sig = lab.values, lab.errors
             r = val - label[te]
             lux[t]["rmse"].append(np.sqrt(np.mean(r**2, axis=0)))
             lux[t]["bias"].append(r.mean(0))

@@ -253,3 +253,29 @@ def test_more_latents_than_the_objects_can_constrain_is_said(caplog):
     with caplog.at_level("WARNING", logger="starlux"):
         Lux(latents=6, progress=False, n_iter=1, calibrate=False).fit(ds)
     assert not any("barely constrained" in r.getMessage() for r in caplog.records)
+
+
+def test_the_held_out_predictions_kept_by_the_model_are_what_its_error_model_learned_from():
+    from starlux.error_model import calibrate_errors
+
+    ds, _ = make_bilinear(n=150, p=4, d=30, noise=0.003, label_noise=0.03,
+                          missing=0.1, seed=5)
+    model = Lux(latents=4, progress=False).fit(ds)
+    held = model.held_out["label"]
+    assert held["values"].shape == held["statistical_var"].shape == (ds.n, 3)
+    assert np.isfinite(held["values"]).all() and (held["statistical_var"] > 0).all()
+    # a fold model never saw the star: its prediction differs from the final model's
+    final = model.predict(ds.with_outputs(["flux"]))["label"].values
+    assert np.abs(held["values"] - final).max() > 1e-6
+    obs = ds["label"]
+    spec = model.specs["label"]
+    em = calibrate_errors(held["values"], held["statistical_var"], np.nan_to_num(obs.values),
+                          np.where(obs.missing, 0.0, obs.errors), ~obs.missing,
+                          (held["values"] - spec.center) / spec.scale)
+    np.testing.assert_allclose(em.sigma, model.model_error["label"], rtol=1e-5, atol=1e-12)
+    assert em.scale == pytest.approx(model.error_scale["label"], rel=1e-6)
+
+
+def test_a_model_trained_without_calibration_keeps_no_held_out_predictions():
+    ds, _ = make_bilinear(n=80, p=4, d=20, noise=0.003, label_noise=0.03, seed=6)
+    assert Lux(latents=4, **FAST).fit(ds).held_out == {}

@@ -781,11 +781,25 @@ def _choose_latents_and_reg(folds: _Folds, lat: list[int], regs: list[float], re
     return p_best, reg_best, selection, first
 
 
+def _held_out(folds: _Folds, name: str, per_fold: list[tuple[Dataset, Any]]
+              ) -> dict[str, np.ndarray]:
+    """Label output ``name``'s held-out predictions in training-set order:
+    ``values`` and ``statistical_var`` (N_train, D), NaN for objects in no fold."""
+    d = folds.specs[name].dim
+    out = {"values": np.full((folds.dataset.n, d), np.nan),
+           "statistical_var": np.full((folds.dataset.n, d), np.nan)}
+    for rows, (_, pred) in zip(folds.rows, per_fold, strict=True):
+        out["values"][rows] = pred[name].values
+        out["statistical_var"][rows] = pred[name].statistical_var
+    return out
+
+
 def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
                first: dict[tuple[int, float], tuple[Dataset, Any, float]]
-               ) -> dict[str, ErrorModel]:
+               ) -> tuple[dict[str, ErrorModel], dict[str, dict[str, np.ndarray]]]:
     """The error model of every label output, from a prediction of each labelled
-    object by a fold model that saw neither its labels nor its spectrum."""
+    object by a fold model that saw neither its labels nor its spectrum; and those
+    predictions (:func:`_held_out`)."""
     p, reg = int(cfg.latents), float(cfg.reg)
     per_fold = []
     for i in range(len(folds.rows)):
@@ -794,7 +808,8 @@ def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
             per_fold.append(first[(p, reg)][:2] if reuse else folds.cold(i, p, reg))
         else:
             per_fold.append(folds.warm(i, res, reg, cfg))
-    return {name: _error_model(folds.specs[name], name, per_fold) for name in folds.labels}
+    return ({name: _error_model(folds.specs[name], name, per_fold) for name in folds.labels},
+            {name: _held_out(folds, name, per_fold) for name in folds.labels})
 
 
 def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
@@ -868,7 +883,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     if res.weights:  # the calibration folds see the entries the final fit kept
         folds.prep = {name: Prepared(p.y, res.weights.get(name, p.ivar), p.outliers)
                       for name, p in prep.items()}
-    errors = _calibrate(folds, res, final_cfg, first) if calibrate else {}
+    errors, held_out = _calibrate(folds, res, final_cfg, first) if calibrate else ({}, {})
     bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = {name: em.sigma for name, em in errors.items()}
@@ -877,6 +892,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
                                if em.uncertainty is not None}
     model.model_error_trend = {name: em.trend for name, em in errors.items()
                                if em.trend is not None}
+    model.held_out = held_out
     model.robust = robust
     model.selection = selection
     return model

@@ -276,6 +276,12 @@ class ModelState:
         error_uncertainty: per label output, (D,) relative 1-sigma uncertainty of each
             label's error bar as learned from the held-out residuals
             (:func:`starlux.error_model.error_bar_uncertainty`).
+        held_out: per label output, the calibration folds' predictions of the
+            training objects' labels from their spectra alone, by fold models that saw
+            neither: ``values`` and ``statistical_var`` (Fisher and map, before the
+            error model), (N_train, D) in natural units and in the rows of
+            ``z_train``; NaN for objects without labels. What the error model was
+            learned from, and a one-to-one of the training set free of overfitting.
         map_cov: per label output with a linear map, (D, P, P) covariance of each row
             of the map (model units) from its weighted least-squares fit: the
             uncertainty of the map learned from a finite, noisy training set. A
@@ -295,6 +301,7 @@ class ModelState:
     model_error_trend: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     error_scale: dict[str, float] = field(default_factory=dict)
     error_uncertainty: dict[str, np.ndarray] = field(default_factory=dict)
+    held_out: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     robust: dict[str, dict[str, int]] = field(default_factory=dict)
     map_cov: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[tuple[str, float]] = field(default_factory=list)

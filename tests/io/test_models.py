@@ -39,6 +39,8 @@ def test_a_saved_and_loaded_model_predicts_identically(model, tmp_path):
         np.testing.assert_array_equal(m2.model_error_trend["label"][k], v)
     assert m.error_uncertainty["label"].shape == (3,)
     np.testing.assert_array_equal(m2.error_uncertainty["label"], m.error_uncertainty["label"])
+    for k in ("values", "statistical_var"):
+        np.testing.assert_array_equal(m2.held_out["label"][k], m.held_out["label"][k])
     assert m2.history == m.history
     assert m2.version == m.version
     p1, p2 = m.predict(ds), m2.predict(ds)
@@ -86,6 +88,12 @@ def test_corrupt_and_incompatible_files_are_refused_naming_the_file(model, tmp_p
         del f["outputs/flux/params/W"]
         f["outputs/flux/params/W"] = np.zeros((3, 3))
     with pytest.raises(FileFormatError, match="shape"):
+        load_model(good)
+    save_model(good, m)
+    with h5py.File(good, "a") as f:
+        del f["outputs/label/held_out/values"]
+        f["outputs/label/held_out/values"] = np.zeros((7, 3))
+    with pytest.raises(FileFormatError, match="held_out/values has shape"):
         load_model(good)
     save_model(good, m)
     truncated = tmp_path / "trunc.h5"

@@ -9,6 +9,7 @@ Layout::
                                    [wavelength], [ln_scatter], [model_error],
                                    [model_error_trend/{lo, hi, coef}],
                                    [error_uncertainty], [map_cov] (D, P, P),
+                                   [held_out/{values, statistical_var}] (N_train, D),
                                    params/<param> (e.g. W (D, P))
     /latents/z_train        (N_train, P)
     /latents/prior_mean     (P,)
@@ -93,6 +94,10 @@ def save_model(path: str | os.PathLike, model: ModelState) -> None:
                                  data=np.asarray(model.error_uncertainty[name], np.float64))
             if name in model.map_cov:
                 g.create_dataset("map_cov", data=np.asarray(model.map_cov[name]))
+            if name in model.held_out:
+                gh = g.create_group("held_out")
+                for k, v in model.held_out[name].items():
+                    gh.create_dataset(k, data=np.asarray(v, np.float64))
             gp = g.create_group("params")
             for k, v in model.params[name].items():
                 gp.create_dataset(k, data=np.asarray(v))
@@ -178,6 +183,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
             trend: dict[str, dict[str, np.ndarray]] = {}
             error_scale: dict[str, float] = {}
             error_unc: dict[str, np.ndarray] = {}
+            held_out: dict[str, dict[str, np.ndarray]] = {}
             for name in order:
                 g = f["outputs"][name]
                 tname = _str(g.attrs["transform"])
@@ -206,6 +212,9 @@ def load_model(path: str | os.PathLike) -> ModelState:
                     error_unc[name] = g["error_uncertainty"][()]
                 if "map_cov" in g:
                     map_cov[name] = g["map_cov"][()]
+                if "held_out" in g:
+                    held_out[name] = {k: g["held_out"][k][()]
+                                      for k in ("values", "statistical_var")}
             lat = f["latents"]
             tr_g = f["training"]
             ids = None
@@ -218,7 +227,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
                 z_train=lat["z_train"][()], prior_mean=lat["prior_mean"][()],
                 prior_cov=lat["prior_cov"][()], model_error=model_err, map_cov=map_cov,
                 model_error_trend=trend, error_scale=error_scale,
-                error_uncertainty=error_unc,
+                error_uncertainty=error_unc, held_out=held_out,
                 history=[(s, c) for s, c in json.loads(_str(tr_g.attrs["history"]))],
                 selection=json.loads(_str(tr_g.attrs["selection"])),
                 robust=json.loads(_str(tr_g.attrs.get("robust", "{}"))),
@@ -237,5 +246,11 @@ def load_model(path: str | os.PathLike) -> ModelState:
             want = np.shape(expected.get(k, v))
             if k in expected and v.shape != want and not (k == "b" and v.size == 0):
                 raise FileFormatError(f"{path}: output {name!r} parameter {k!r} has shape "
+                                      f"{v.shape}, expected {want}")
+    for name, arrays in model.held_out.items():
+        want = (model.z_train.shape[0], specs[name].dim)
+        for k, v in arrays.items():
+            if v.shape != want:
+                raise FileFormatError(f"{path}: output {name!r} held_out/{k} has shape "
                                       f"{v.shape}, expected {want}")
     return model
