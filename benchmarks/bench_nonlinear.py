@@ -11,6 +11,10 @@ alone. Per set and label:
   missing entries at the training mean, alphas ``logspace(-1, 5, 13)``);
 * ``std``: std((pred - truth) / err) with ``err`` the model's reported (calibrated)
   error; the target window is [0.8, 1.25];
+* ``std_nf``: the std the same model's errors would have with its error model learned
+  from the same held-out predictions against the training stars' true labels (no
+  catalogue noise; ``bench_calibration.std_noise_free_labels``): a miss that this
+  brings into the window is limited by the training labels' noise;
 * per configuration: training and prediction seconds and the peak resident memory of
   the process that trained it (each configuration runs in a fresh process).
 
@@ -52,7 +56,13 @@ from pathlib import Path
 
 import numpy as np
 from _common import label_stats, machine, peak_rss_mb, ridge_predict, text_table, write_json
-from bench_calibration import RIDGE_ALPHAS, SetSpec, add_set_arguments, make_set
+from bench_calibration import (
+    RIDGE_ALPHAS,
+    SetSpec,
+    add_set_arguments,
+    make_set,
+    std_noise_free_labels,
+)
 
 SETS: dict[str, SetSpec] = {
     "emu2000": SetSpec("emu", 2000, 500, 0),
@@ -94,7 +104,10 @@ def run_one(a: argparse.Namespace) -> int:
     stats = label_stats(pred["label"].values, pred["label"].errors, truth, snr=snr)
     names = list(train["label"].names)
     unc = model.error_uncertainty.get("label", np.full(len(names), np.nan))
-    stats = [dict(s, err_unc=float(u)) for s, u in zip(stats, unc, strict=True)]
+    std_nf = std_noise_free_labels(model, train, pred["label"], truth)
+    stats = [dict(s, err_unc=float(u),
+                  zstd_noise_free_labels=None if std_nf is None else float(std_nf[j]))
+             for j, (s, u) in enumerate(zip(stats, unc, strict=True))]
     out = {"P": model.n_latents, "reg": model.reg, "train_s": t1 - t0, "predict_s": t2 - t1,
            "peak_rss_mb": peak_rss_mb(), "lux_kw": {k: str(v) for k, v in kw.items()},
            "labels": dict(zip(names, stats, strict=True))}
@@ -171,6 +184,7 @@ def print_set(name: str, rec: dict, names: list[str]) -> None:
         header.append("rmse ridge")
     header += [f"std {c}" for c in configs]
     header += [f"err_unc {c}" for c in configs]  # how well the error bars are known
+    header += [f"std_nf {c}" for c in configs]  # with noise-free training labels
     rows = []
     for lab in names:
         row = [lab, *[rec["configs"][c]["labels"][lab]["rmse"] for c in configs]]
@@ -178,6 +192,8 @@ def print_set(name: str, rec: dict, names: list[str]) -> None:
             row.append(rec["ridge_rmse"][lab])
         row += [rec["configs"][c]["labels"][lab]["zstd"] for c in configs]
         row += [rec["configs"][c]["labels"][lab].get("err_unc", "") for c in configs]
+        row += [rec["configs"][c]["labels"][lab].get("zstd_noise_free_labels") or ""
+                for c in configs]
         rows.append(row)
     print(f"\n{name}: {rec['n_train']} / {rec['n_test']} stars, RMSE vs truth and std of "
           f"standardised residuals (window {STD_WINDOW})")
