@@ -13,7 +13,7 @@ alone. Per set and label:
   error; the target window is [0.8, 1.25];
 * ``std_nf``: the std the same model's errors would have with its error model learned
   from the same held-out predictions against the training stars' true labels (no
-  catalogue noise; ``bench_calibration.std_noise_free_labels``): a miss that this
+  catalogue noise; ``bench_calibration.errors_noise_free_labels``): a miss that this
   brings into the window is limited by the training labels' noise;
 * per configuration: training and prediction seconds and the peak resident memory of
   the process that trained it (each configuration runs in a fresh process).
@@ -60,8 +60,8 @@ from bench_calibration import (
     RIDGE_ALPHAS,
     SetSpec,
     add_set_arguments,
+    errors_noise_free_labels,
     make_set,
-    std_noise_free_labels,
 )
 
 SETS: dict[str, SetSpec] = {
@@ -104,10 +104,11 @@ def run_one(a: argparse.Namespace) -> int:
     stats = label_stats(pred["label"].values, pred["label"].errors, truth, snr=snr)
     names = list(train["label"].names)
     unc = model.error_uncertainty.get("label", np.full(len(names), np.nan))
-    std_nf = std_noise_free_labels(model, train, pred["label"], truth)
-    stats = [dict(s, err_unc=float(u),
-                  zstd_noise_free_labels=None if std_nf is None else float(std_nf[j]))
-             for j, (s, u) in enumerate(zip(stats, unc, strict=True))]
+    err_nf = errors_noise_free_labels(model, train, pred["label"])
+    std_nf = [None] * len(names) if err_nf is None else \
+        [s["zstd"] for s in label_stats(pred["label"].values, err_nf, truth)]
+    stats = [dict(s, err_unc=float(u), zstd_noise_free_labels=nf)
+             for s, u, nf in zip(stats, unc, std_nf, strict=True)]
     out = {"P": model.n_latents, "reg": model.reg, "train_s": t1 - t0, "predict_s": t2 - t1,
            "peak_rss_mb": peak_rss_mb(), "lux_kw": {k: str(v) for k, v in kw.items()},
            "labels": dict(zip(names, stats, strict=True))}
