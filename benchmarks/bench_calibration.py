@@ -183,7 +183,7 @@ def errors_noise_free_labels(model, train: Dataset, label) -> np.ndarray | None:
     rows = np.isfinite(held["values"]).all(axis=1)
     values, var = held["values"][rows], held["statistical_var"][rows]
     true = np.asarray(true_train, np.float64)[rows][:, cols]
-    mask = ~train["label"].missing[rows][:, cols] & np.isfinite(true)
+    mask = held["used"][rows] & np.isfinite(true)
     em = calibrate_errors(values, var, np.nan_to_num(true), np.zeros_like(true), mask,
                           (values - spec.center) / spec.scale)
     stat_raw = label.statistical_var / model.error_scale["label"] ** 2

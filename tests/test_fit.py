@@ -269,8 +269,9 @@ def test_the_held_out_predictions_kept_by_the_model_are_what_its_error_model_lea
     assert np.abs(held["values"] - final).max() > 1e-6
     obs = ds["label"]
     spec = model.specs["label"]
+    np.testing.assert_array_equal(held["used"], ~obs.missing)
     em = calibrate_errors(held["values"], held["statistical_var"], np.nan_to_num(obs.values),
-                          np.where(obs.missing, 0.0, obs.errors), ~obs.missing,
+                          np.where(obs.missing, 0.0, obs.errors), held["used"],
                           (held["values"] - spec.center) / spec.scale)
     np.testing.assert_allclose(em.sigma, model.model_error["label"], rtol=1e-5, atol=1e-12)
     assert em.scale == pytest.approx(model.error_scale["label"], rel=1e-6)

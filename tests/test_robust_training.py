@@ -144,16 +144,20 @@ def test_sentinel_labels_do_not_inflate_the_learned_model_error(clean):
     error: counted as residuals they made that label's error bar 3,000 times too big)."""
     base, _ = clean
 
-    def model_error(labels):
+    def fit(labels):
         train = Dataset.from_arrays(flux=base["f"][:N_TRAIN], flux_err=base["fe"][:N_TRAIN],
                                     label=labels, label_err=base["le"][:N_TRAIN],
                                     label_names=base["names"])
-        return Lux(**{**FIT, "calibrate": True}).fit(train).model_error["label"]
+        return Lux(**{**FIT, "calibrate": True}).fit(train)
 
     labels = base["l"][:N_TRAIN].copy()
-    clean_error = model_error(labels)
+    clean_error = fit(labels).model_error["label"]
     labels[: N_TRAIN // 10, 1] = -9999.0
-    with_sentinels = model_error(labels)
+    model = fit(labels)
+    with_sentinels = model.model_error["label"]
+    # the held-out record says which entries the calibration left out
+    used = model.held_out["label"]["used"]
+    assert not used[: N_TRAIN // 10, 1].any() and used[N_TRAIN // 10:].all()
     # (a model error near 0 may move by a small fraction of the catalogue error)
     slack = 0.1 * np.median(base["le"][:N_TRAIN], axis=0)
     assert np.all(with_sentinels <= 1.5 * clean_error + slack), (with_sentinels, clean_error)

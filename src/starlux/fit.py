@@ -784,13 +784,15 @@ def _choose_latents_and_reg(folds: _Folds, lat: list[int], regs: list[float], re
 def _held_out(folds: _Folds, name: str, per_fold: list[tuple[Dataset, Any]]
               ) -> dict[str, np.ndarray]:
     """Label output ``name``'s held-out predictions in training-set order:
-    ``values`` and ``statistical_var`` (N_train, D), NaN for objects in no fold."""
-    d = folds.specs[name].dim
-    out = {"values": np.full((folds.dataset.n, d), np.nan),
-           "statistical_var": np.full((folds.dataset.n, d), np.nan)}
-    for rows, (_, pred) in zip(folds.rows, per_fold, strict=True):
+    ``values`` and ``statistical_var`` (N_train, D), NaN for objects in no fold, and
+    ``used`` (N_train, D), the catalogue entries the error model learned from."""
+    n, d = folds.dataset.n, folds.specs[name].dim
+    out = {"values": np.full((n, d), np.nan), "statistical_var": np.full((n, d), np.nan),
+           "used": np.zeros((n, d), bool)}
+    for rows, (hold_ds, pred) in zip(folds.rows, per_fold, strict=True):
         out["values"][rows] = pred[name].values
         out["statistical_var"][rows] = pred[name].statistical_var
+        out["used"][rows] = ~hold_ds[name].missing
     return out
 
 

@@ -280,8 +280,10 @@ class ModelState:
             training objects' labels from their spectra alone, by fold models that saw
             neither: ``values`` and ``statistical_var`` (Fisher and map, before the
             error model), (N_train, D) in natural units and in the rows of
-            ``z_train``; NaN for objects without labels. What the error model was
-            learned from, and a one-to-one of the training set free of overfitting.
+            ``z_train``, NaN for objects without labels; ``used`` (N_train, D), the
+            catalogue entries the error model was learned from (observed, and not
+            set aside by the screening). A one-to-one of the training set free of
+            overfitting.
         map_cov: per label output with a linear map, (D, P, P) covariance of each row
             of the map (model units) from its weighted least-squares fit: the
             uncertainty of the map learned from a finite, noisy training set. A

@@ -87,3 +87,7 @@ def test_train_says_what_the_calibration_learned_and_how_well(files, tmp_path, c
     assert "label: statistical errors x " in out
     lines = [s for s in out.splitlines() if s.strip().startswith(("TEFF", "LOGG", "FE_H"))]
     assert len(lines) == 3 and all("error bar known to" in s for s in lines), out
+    assert all("held-out RMSE" in s for s in lines), out
+    # the cross-validated RMSE against the catalogue, in the label's units
+    teff = float(lines[0].split("held-out RMSE")[1].split()[0])
+    assert 0 < teff < 1000, lines[0]

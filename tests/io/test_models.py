@@ -39,7 +39,7 @@ def test_a_saved_and_loaded_model_predicts_identically(model, tmp_path):
         np.testing.assert_array_equal(m2.model_error_trend["label"][k], v)
     assert m.error_uncertainty["label"].shape == (3,)
     np.testing.assert_array_equal(m2.error_uncertainty["label"], m.error_uncertainty["label"])
-    for k in ("values", "statistical_var"):
+    for k in ("values", "statistical_var", "used"):
         np.testing.assert_array_equal(m2.held_out["label"][k], m.held_out["label"][k])
     assert m2.history == m.history
     assert m2.version == m.version

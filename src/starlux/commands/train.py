@@ -105,26 +105,48 @@ def run(args: argparse.Namespace) -> int:
         model.save(args.out)
     log.info(f"trained P={model.n_latents}, Omega={model.reg:g}; "
              f"final chi2={model.history[-1][1]:.6g}; wrote {args.out}")
-    for line in error_model_lines(model):
+    for line in error_model_lines(model, ds):
         log.info(line)
     return 0
 
 
-def error_model_lines(state) -> list[str]:
+def error_model_lines(state, dataset=None) -> list[str]:
     """What the calibration learned, per label output: the scale on the statistical
-    errors, each label's model error at the training median and how well its error
-    bar is known (the catalogue noise limits that, and it belongs in a paper)."""
+    errors, each label's model error at the training median, its held-out RMSE against
+    the catalogue (``state.held_out`` against ``dataset``, the training set: the
+    cross-validated accuracy, catalogue noise included) and how well its error bar is
+    known (the catalogue noise limits that, and it belongs in a paper)."""
     lines = []
     for name, sigma in state.model_error.items():
         trend = "varies over label space" if name in state.model_error_trend else "constant"
+        rmse = _held_out_rmse(state, dataset, name)
         lines.append(f"{name}: statistical errors x {state.error_scale.get(name, 1.0):.3g}; "
-                     f"model error ({trend}) at the training median, and how well each "
-                     "error bar is known (1 sigma):")
+                     f"per label, the model error at the training median ({trend})"
+                     + ("" if rmse is None else ", the cross-validated RMSE against the "
+                        "catalogue (fold models that saw neither the star's labels nor "
+                        "its spectrum; catalogue noise included)")
+                     + " and how well the error bar is known (1 sigma):")
         unc = state.error_uncertainty.get(name)
         for j, col in enumerate(state.specs[name].names):
             unit = label_info(col).unit
+            held = ("" if rmse is None or np.isnan(rmse[j]) else
+                    f"   held-out RMSE {rmse[j]:9.4g} {unit:<4s}")
             known = ("" if unc is None or np.isnan(unc[j]) else
                      "   error bar known to no better than +-100 %" if unc[j] >= 1 else
                      f"   error bar known to +-{100 * unc[j]:.0f} %")
-            lines.append(f"  {col:<10s} {sigma[j]:10.4g} {unit:<6s}{known}")
+            lines.append(f"  {col:<10s} model error {sigma[j]:9.4g} {unit:<4s}{held}{known}")
     return lines
+
+
+def _held_out_rmse(state, dataset, name: str) -> np.ndarray | None:
+    """(D,) RMSE of the held-out predictions against the training catalogue, over the
+    entries the error model used (screened sentinels left out); ``None`` without
+    both."""
+    held = state.held_out.get(name)
+    if held is None or dataset is None or name not in dataset.outputs \
+            or held["values"].shape[0] != dataset.n:
+        return None
+    obs = dataset[name].select(state.specs[name].names)
+    r = np.where(held["used"], held["values"] - obs.values, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.nanmean(r**2, axis=0)) if np.isfinite(r).any() else None

@@ -9,7 +9,8 @@ Layout::
                                    [wavelength], [ln_scatter], [model_error],
                                    [model_error_trend/{lo, hi, coef}],
                                    [error_uncertainty], [map_cov] (D, P, P),
-                                   [held_out/{values, statistical_var}] (N_train, D),
+                                   [held_out/{values, statistical_var, used}]
+                                   (N_train, D),
                                    params/<param> (e.g. W (D, P))
     /latents/z_train        (N_train, P)
     /latents/prior_mean     (P,)
@@ -97,7 +98,7 @@ def save_model(path: str | os.PathLike, model: ModelState) -> None:
             if name in model.held_out:
                 gh = g.create_group("held_out")
                 for k, v in model.held_out[name].items():
-                    gh.create_dataset(k, data=np.asarray(v, np.float64))
+                    gh.create_dataset(k, data=np.asarray(v, bool if k == "used" else np.float64))
             gp = g.create_group("params")
             for k, v in model.params[name].items():
                 gp.create_dataset(k, data=np.asarray(v))
@@ -214,7 +215,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
                     map_cov[name] = g["map_cov"][()]
                 if "held_out" in g:
                     held_out[name] = {k: g["held_out"][k][()]
-                                      for k in ("values", "statistical_var")}
+                                      for k in ("values", "statistical_var", "used")}
             lat = f["latents"]
             tr_g = f["training"]
             ids = None
