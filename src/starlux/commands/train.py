@@ -12,11 +12,12 @@ import logging
 
 import numpy as np
 
-from ..data import DataError
+from ..data import DataError, Dataset
 from ..io.errors import FileFormatError
 from ..io.formats import can_hold
 from ..io.paths import check_output
 from ..labels import label_info
+from ..spec import ModelState
 from .checks import check_folds, check_latents, require_objects, warn_constant_labels
 from .options import at_least, latent_size, nonnegative_float, positive_int
 
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def error_model_lines(state, dataset=None) -> list[str]:
+def error_model_lines(state: ModelState, dataset: Dataset | None = None) -> list[str]:
     """What the calibration learned, per label output: the scale on the statistical
     errors, each label's model error at the training median, its held-out RMSE against
     the catalogue (``state.held_out`` against ``dataset``, the training set: the
@@ -138,7 +139,8 @@ def error_model_lines(state, dataset=None) -> list[str]:
     return lines
 
 
-def _held_out_rmse(state, dataset, name: str) -> np.ndarray | None:
+def _held_out_rmse(state: ModelState, dataset: Dataset | None, name: str
+                   ) -> np.ndarray | None:
     """(D,) RMSE of the held-out predictions against the training catalogue, over the
     entries the error model used (screened sentinels left out); ``None`` without
     both."""
