@@ -75,6 +75,8 @@ from _common import (
 from starlux.data import Dataset
 from starlux.error_model import calibrate_errors, model_error_at
 from starlux.io import read_dataset
+from starlux.model import LuxModel
+from starlux.prediction import OutputPrediction
 
 RIDGE_ALPHAS = np.logspace(-1, 5, 13)
 CANNON_LINETOY = {"TEFF": 46.8, "LOGG": 0.129, "FE_H": 0.082, "C_FE": 0.076, "N_FE": 0.122,
@@ -169,7 +171,8 @@ def make_set(name: str, spec: SetSpec, shared: Path, work: Path, small: bool
     return train, test, d["test_label_true"], d["test_snr"]
 
 
-def errors_noise_free_labels(model, train: Dataset, label) -> np.ndarray | None:
+def errors_noise_free_labels(model: LuxModel, train: Dataset, label: OutputPrediction
+                             ) -> np.ndarray | None:
     """(N_test, D) the test stars' errors from an error model learned on
     ``model.held_out`` against the training stars' true labels
     (``train.extras["label_true"]``, no catalogue noise) instead of their catalogue
