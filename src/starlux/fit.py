@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import DataError, Dataset, label_folds
+from .data import DataError, Dataset, Output, label_folds
 from .error_model import ErrorModel, calibrate_errors
 from .infer import predict_prepared, single_threaded_blas
 from .latents import latent_prior, solve_latents
@@ -602,18 +602,15 @@ def _model_from_fit(config: LuxConfig, specs, res: FitResult, ids=None) -> Model
     )
 
 
-def _error_model(spec: OutputSpec, name: str,
-                 per_fold: list[tuple[Dataset, Any]]) -> ErrorModel:
-    """The error model of label output ``name`` from every fold's held-out predictions
-    (``(held-out dataset, prediction)`` pairs)."""
-    cols = []
-    for hold_ds, pred in per_fold:
-        o = hold_ds[name].select(spec.names)
-        out = pred[name]
-        cols.append((out.values, out.statistical_var, o.values,
-                     np.where(o.missing, 0.0, o.errors), ~o.missing,
-                     (out.values - spec.center) / spec.scale))
-    return calibrate_errors(*(np.concatenate([c[j] for c in cols]) for j in range(6)))
+def _error_model(spec: OutputSpec, labels: Output, held: dict[str, np.ndarray],
+                 rows: np.ndarray) -> ErrorModel:
+    """The error model of one label output from its held-out predictions ``held``
+    (:func:`_held_out`) of the objects ``rows`` (every fold's, in fold order) against
+    the catalogue ``labels`` (columns in model order)."""
+    values, used = held["values"][rows], held["used"][rows]
+    return calibrate_errors(values, held["statistical_var"][rows], labels.values[rows],
+                            np.where(used, labels.errors[rows], 0.0), used,
+                            (values - spec.center) / spec.scale)
 
 
 def _score(pred, dataset: Dataset, specs) -> float:
@@ -810,8 +807,11 @@ def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
             per_fold.append(first[(p, reg)][:2] if reuse else folds.cold(i, p, reg))
         else:
             per_fold.append(folds.warm(i, res, reg, cfg))
-    return ({name: _error_model(folds.specs[name], name, per_fold) for name in folds.labels},
-            {name: _held_out(folds, name, per_fold) for name in folds.labels})
+    held = {name: _held_out(folds, name, per_fold) for name in folds.labels}
+    rows = np.concatenate(folds.rows)
+    return ({name: _error_model(folds.specs[name],
+                                folds.dataset[name].select(folds.specs[name].names),
+                                held[name], rows) for name in folds.labels}, held)
 
 
 def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
