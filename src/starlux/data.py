@@ -14,6 +14,25 @@ Missing entries (paper §2.1, made explicit): an entry is *missing* when
 Missing entries get exactly zero weight in every fit and every inference; their
 values are never replaced by invented numbers that could reach a result. The count of
 entries masked for each reason is kept in :attr:`Output.mask_summary`.
+
+Correlated errors (optional): an output may carry a per-object error covariance
+``covariance`` of shape (N, D, D), e.g. the 110 Gaia XP basis coefficients of a star,
+whose errors are strongly correlated. The rules, applied once in :meth:`Output.create`:
+
+* the covariance and ``errors`` describe the same errors: on observed entries
+  ``covariance[n, i, i]`` must equal ``errors[n, i]**2`` to a relative 1e-5 (float32
+  rounding), and is then set to exactly ``errors[n, i]**2``, so the diagonal-error path
+  and the full-covariance path see the same variances. ``errors`` may be left out
+  (``None``): they are then the square roots of the diagonal;
+* missing entries follow the same rule as without a covariance (decided from
+  ``values`` and ``errors``); their rows and columns are set to 0 and carry no
+  information: a full likelihood uses each object's block of observed entries;
+* that block must be finite, symmetric (to a relative 1e-6 of sqrt(C_ii C_jj), then
+  made exactly symmetric) and positive definite; a failure is a :class:`DataError`
+  naming the output and the first bad object's row.
+
+Without a covariance (``None``, the default) nothing changes: the errors are
+independent and no check or copy is added.
 """
 
 from __future__ import annotations
@@ -25,7 +44,13 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = ["Output", "Dataset", "LARGE_ERROR", "MIN_FLUX_IVAR", "DataError", "missing_reasons",
-           "is_missing", "label_folds"]
+           "is_missing", "label_folds", "COV_DIAGONAL_RTOL", "COV_SYMMETRY_RTOL"]
+
+COV_DIAGONAL_RTOL = 1e-5
+"""Relative agreement required between a covariance's diagonal and ``errors**2``."""
+COV_SYMMETRY_RTOL = 1e-6
+"""Allowed asymmetry of a covariance, relative to sqrt(C_ii C_jj)."""
+_COV_BLOCK = 512  # objects per block when checking covariances (bounded temporaries)
 
 LARGE_ERROR = 9999.0
 """Errors at or above this value mark an entry as missing (paper §2.1)."""
@@ -92,6 +117,73 @@ def _as_2d(name: str, what: str, x: object, n: int | None = None,
     return arr
 
 
+def _as_3d(name: str, x: object, shape: tuple[int, int]) -> np.ndarray:
+    """(N, D, D) float64 copy of a covariance (it is modified in place by the checks)."""
+    try:
+        arr = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: covariance is not numeric ({exc})") from None
+    n, d = shape
+    if arr.shape != (n, d, d):
+        raise DataError(f"{name}: covariance has shape {arr.shape}, expected (N, D, D) = "
+                        f"({n}, {d}, {d})")
+    return arr
+
+
+def _check_covariance(name: str, cov: np.ndarray, errors: np.ndarray,
+                      missing: np.ndarray) -> None:
+    """Apply the covariance rules of the module docstring to ``cov`` in place.
+
+    Blocks of objects keep the temporaries small ((block, D, D) at most); the first
+    object that breaks a rule is named by its row.
+    """
+    n, d = errors.shape
+    rows = np.arange(d)
+    for a in range(0, n, _COV_BLOCK):
+        c = cov[a:a + _COV_BLOCK]
+        m = missing[a:a + _COV_BLOCK]
+        obs = ~m
+        pair = obs[:, :, None] & obs[:, None, :]
+        bad = pair & ~np.isfinite(c)
+        if bad.any():
+            i, j, k = (int(t[0]) for t in np.nonzero(bad))
+            raise DataError(f"{name}: covariance of the object at row {a + i} is not finite "
+                            f"at ({j}, {k})")
+        c[~pair] = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = errors[a:a + _COV_BLOCK].astype(np.float64) ** 2
+            diag = c[:, rows, rows]
+            off = obs & ~(np.abs(diag - var) <= COV_DIAGONAL_RTOL * var)
+        if off.any():
+            i, j = (int(t[0]) for t in np.nonzero(off))
+            raise DataError(f"{name}: covariance diagonal of the object at row {a + i}, column "
+                            f"{j} is {diag[i, j]:.6g}, but its error squared is "
+                            f"{var[i, j]:.6g} (they must agree)")
+        c[:, rows, rows] = np.where(obs, var, 0.0)
+        scale = np.sqrt(np.where(obs, var, 1.0))
+        corr = c / scale[:, :, None] / scale[:, None, :]
+        asym = np.abs(corr - np.swapaxes(corr, 1, 2)) > COV_SYMMETRY_RTOL
+        if asym.any():
+            i, j, k = (int(t[0]) for t in np.nonzero(asym))
+            raise DataError(f"{name}: covariance of the object at row {a + i} is not symmetric "
+                            f"at ({j}, {k})")
+        c[...] = 0.5 * (c + np.swapaxes(c, 1, 2))
+        # positive definite on the observed block <=> the correlation matrix with unit
+        # rows for the missing entries has a Cholesky factor (scale-free check)
+        corr = 0.5 * (corr + np.swapaxes(corr, 1, 2))
+        corr[:, rows, rows] = 1.0
+        try:
+            np.linalg.cholesky(corr)
+        except np.linalg.LinAlgError:
+            for i in range(corr.shape[0]):
+                try:
+                    np.linalg.cholesky(corr[i])
+                except np.linalg.LinAlgError:
+                    raise DataError(f"{name}: covariance of the object at row {a + i} is not "
+                                    f"positive definite (on its {int(obs[i].sum())} observed "
+                                    "entries)") from None
+
+
 @dataclass(frozen=True, eq=False)
 class Output:
     """One observed output block of a dataset.
@@ -107,6 +199,10 @@ class Output:
         wavelength: (D,) wavelengths in Angstrom for spectra, or None.
         missing: (N, D) boolean, True where the entry carries no information.
         mask_summary: counts of entries masked, by reason.
+        covariance: (N, D, D) float64 per-object error covariance in the units of
+            ``values`` squared, or None (independent errors). Its diagonal equals
+            ``errors**2`` on observed entries; rows and columns of missing entries
+            are 0 (module docstring).
     """
 
     values: np.ndarray
@@ -116,6 +212,7 @@ class Output:
     wavelength: np.ndarray | None = None
     missing: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     mask_summary: dict[str, int] = field(default_factory=dict, repr=False)
+    covariance: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -127,15 +224,28 @@ class Output:
         names: Sequence[str] | None = None,
         wavelength: object | None = None,
         label: str = "output",
+        covariance: object | None = None,
     ) -> Output:
         """Validate arrays, apply the missing-entry rules and build an Output.
 
         ``label`` is only used in error messages (the output's name in its dataset).
+        ``covariance`` (N, D, D) is an optional per-object error covariance (module
+        docstring: its rules); with it, ``errors`` may be None (the square roots of
+        its diagonal are used).
         """
         if kind not in ("label", "spectrum"):
             raise DataError(f"{label}: kind must be 'label' or 'spectrum', got {kind!r}")
         spectrum = kind == "spectrum"
         v = _as_2d(label, "values", values, keep_float32=spectrum)
+        cov = None
+        if covariance is not None:
+            cov = _as_3d(label, covariance, v.shape)
+            if errors is None:
+                with np.errstate(invalid="ignore"):
+                    diag = np.diagonal(cov, axis1=1, axis2=2)
+                    errors = np.sqrt(np.where(np.isfinite(diag) & (diag > 0), diag, np.nan))
+        elif errors is None:
+            raise DataError(f"{label}: errors are needed (or a covariance)")
         e = _as_2d(label, "errors", errors, n=v.shape[0], keep_float32=spectrum)
         if e.shape != v.shape:
             raise DataError(f"{label}: errors shape {e.shape} differs from values {v.shape}")
@@ -167,9 +277,11 @@ class Output:
             missing |= m
         summary["total missing"] = int(missing.sum())
         summary["total entries"] = int(missing.size)
+        if cov is not None:
+            _check_covariance(label, cov, e, missing)
         return cls(
             values=v, errors=e, kind=kind, names=names, wavelength=wl,
-            missing=missing, mask_summary=summary,
+            missing=missing, mask_summary=summary, covariance=cov,
         )
 
     @property
@@ -200,6 +312,7 @@ class Output:
             values=self.values[index], errors=self.errors[index], kind=self.kind,
             names=self.names, wavelength=self.wavelength, missing=self.missing[index],
             mask_summary=dict(self.mask_summary),
+            covariance=None if self.covariance is None else self.covariance[index],
         )
 
     def select(self, names: Iterable[str]) -> Output:
@@ -209,11 +322,15 @@ class Output:
         if unknown:
             raise DataError(f"unknown column name(s) {unknown}; available: {list(self.names)}")
         idx = [self.names.index(s) for s in names]
+        cov = None
+        if self.covariance is not None:  # the marginal covariance of the kept columns
+            cov = self.covariance[:, idx][:, :, idx]
         return Output(
             values=self.values[:, idx], errors=self.errors[:, idx], kind=self.kind,
             names=tuple(names),
             wavelength=None if self.wavelength is None else self.wavelength[idx],
             missing=self.missing[:, idx], mask_summary=dict(self.mask_summary),
+            covariance=cov,
         )
 
 
@@ -316,7 +433,8 @@ class Dataset:
         for k, o in self.outputs.items():
             frac = o.missing.mean() if o.missing.size else 0.0
             cols = ", ".join(o.names) if o.kind == "label" else f"{o.dim} pixels"
-            lines.append(f"  {k} ({o.kind}): {cols}; {100 * frac:.2f}% missing")
+            cov = "; with error covariance" if o.covariance is not None else ""
+            lines.append(f"  {k} ({o.kind}): {cols}; {100 * frac:.2f}% missing{cov}")
         return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
-"""``starlux build-dataset``: survey spectra and catalogues in, one dataset file out
-(the pipeline is :mod:`starlux.io.build`)."""
+"""``starlux build-dataset``: survey spectra (APOGEE, or Gaia XP) and catalogues in, one
+dataset file out (the pipeline is :mod:`starlux.io.build`)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``build-dataset`` options to ``parser``."""
     add_list_option(parser, "--spectra", metavar="PATH_OR_GLOB",
                     help="apStar / aspcapStar / apVisit files, glob patterns or folders")
+    parser.add_argument("--xp", metavar="FILE", default=None,
+                        help="Gaia XP spectra instead of --spectra: sampled (the archive's "
+                             "XP_SAMPLED, gaiaxpy.calibrate output, the APOGEE x XP table) "
+                             "or an XP_CONTINUOUS coefficient table (.csv, .ecsv, .fits, "
+                             ".fits.gz, .xml, .avro); ids are Gaia source_id")
+    add_list_option(parser, "--xp-labels", unique=True, metavar="NAME", default=[],
+                    help="label columns of the --xp file itself (with NAME_err), as "
+                         "output 'label' (e.g. teff logg fe_h alpha_m)")
+    parser.add_argument("--xp-representation", choices=["sampled", "coefficients"],
+                        default="sampled",
+                        help="XP_CONTINUOUS input: sample the spectra on a grid through "
+                             "GaiaXPy, or keep the 110 coefficients with their full "
+                             "covariance (written as flux_cov)")
+    parser.add_argument("--xp-sampling", metavar="START:STOP:STEP", default=None,
+                        help="grid in nm for sampling XP_CONTINUOUS spectra, STOP included "
+                             "(default: GaiaXPy's 336:1020:2), or the grid of a sampled "
+                             "file that does not store one")
+    parser.add_argument("--xp-truncation", action="store_true",
+                        help="use only each band's n_relevant_bases coefficients "
+                             "(GaiaXPy's truncation)")
+    parser.add_argument("--xp-on-bad", choices=["mask", "error"], default="mask",
+                        help="a bad XP band (truncated correlations, NaN coefficients, "
+                             "covariance not positive definite ...): mask its entries with "
+                             "a warning (a source with no usable band is dropped), or stop")
     parser.add_argument("--catalog", action="append", metavar="FILE", default=[],
                         help="label catalogue (allStar, GALAH DR3, or a FITS/CSV/Parquet "
                              "table); repeat for several")
@@ -31,12 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-name", action="append", default=[], metavar="NAME",
                         help="dataset output name for each --catalog (default: 'label' "
                              "for the first, then 'galah' / 'allstar' / 'labelN')")
-    add_list_option(parser, "--match-on", default=["apogee_id"], item_choices=list(ID_KEYS),
+    add_list_option(parser, "--match-on", default=[], item_choices=list(ID_KEYS),
                     metavar="{apogee_id,gaia_source_id}",
-                    help="id to cross-match on: one for all catalogues, or one each")
+                    help="id to cross-match on: one for all catalogues, or one each "
+                         "(default: apogee_id; gaia_source_id with --xp)")
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                         help="continuum-normalise apStar/apVisit spectra (default: yes; "
-                             "aspcapStar spectra are always used as they are)")
+                             "aspcapStar spectra are always used as they are); for --xp, "
+                             "divide each spectrum by its median (files already normalised "
+                             "are kept)")
     parser.add_argument("--continuum", choices=["pixels", "fit"], default="pixels",
                         help="continuum method: fixed continuum pixels or an iterative fit")
     parser.add_argument("--grid", default="apstar", metavar="GRID",
@@ -75,7 +102,8 @@ def _catalog_specs(args: argparse.Namespace) -> list:
         return list(values)
 
     kinds = per_catalog(list(args.catalog_kind or []), "--catalog-kind", "auto")
-    keys = per_catalog(list(args.match_on or []), "--match-on", "apogee_id")
+    keys = per_catalog(list(args.match_on or []), "--match-on",
+                       "gaia_source_id" if getattr(args, "xp", None) else "apogee_id")
     names = list(args.output_name or [])
     if names and len(names) != len(cats):
         raise DataError(f"give one --output-name per --catalog ({len(names)} for {len(cats)})")
@@ -86,21 +114,38 @@ def _catalog_specs(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``build-dataset`` (errors are turned into one line by :mod:`starlux.cli`)."""
-    from ..io.build import build_from_files
+    from ..io.build import XPSpec, build_from_files
     from ..io.datasets import write_dataset
+    from ..io.gaiaxp import parse_sampling
     from ..io.locks import output_lock
 
-    if not args.spectra and not args.catalog:
-        raise DataError("give --spectra and/or --catalog")
+    if not args.spectra and not args.catalog and not args.xp:
+        raise DataError("give --spectra or --xp, and/or --catalog")
+    if args.spectra and args.xp:
+        raise DataError("give APOGEE spectra (--spectra) or Gaia XP spectra (--xp), not both")
+    xp_only = {"--xp-labels": bool(args.xp_labels), "--xp-sampling": args.xp_sampling,
+               "--xp-truncation": args.xp_truncation,
+               "--xp-representation": args.xp_representation != "sampled"}
+    given = [k for k, v in xp_only.items() if v]
+    if given and not args.xp:
+        raise DataError(f"{given[0]} needs --xp")
     check_distinct_files(args.catalog, "--catalog")
-    check_output(args.out, [*(args.spectra or []), *args.catalog])
+    check_output(args.out, [*(args.spectra or []), *args.catalog, args.xp])
     specs = _catalog_specs(args)
+    xp = None
+    if args.xp:
+        xp = XPSpec(path=args.xp, labels=list(args.xp_labels or []),
+                    representation=args.xp_representation,
+                    sampling=None if args.xp_sampling is None
+                    else parse_sampling(args.xp_sampling),
+                    truncation=args.xp_truncation, normalize=args.normalize is not False,
+                    on_bad=args.xp_on_bad)
     with output_lock(args.out):
         result = build_from_files(
             args.spectra, specs, normalize=args.normalize,
             continuum=args.continuum, grid=args.grid, resample=args.resample, row=args.row,
             keep_unmatched=args.keep_unmatched, drop_empty=args.drop_empty,
-            on_duplicate=args.on_duplicate)
+            on_duplicate=args.on_duplicate, xp=xp)
         write_dataset(args.out, result.dataset)
     for line in result.report:
         log.info(line)

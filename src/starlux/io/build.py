@@ -2,10 +2,11 @@
 
 Pipeline (paper §2.1): read APOGEE spectra onto one grid (bad pixels missing),
 continuum-normalise raw apStar/apVisit spectra (aspcapStar spectra are used as they
-are), read label catalogues (flags -> missing), cross-match on APOGEE_ID/2MASS id or
-Gaia DR3 ``source_id``, check that no object, spectrum or label column is left
-without any usable entry, and write the dataset atomically in the layout that
-``starlux train`` and ``starlux predict`` read.
+are) — or read Gaia XP spectra (:mod:`starlux.io.gaiaxp`: sampled, or XP_CONTINUOUS
+coefficients with their covariance) —, read label catalogues (flags -> missing),
+cross-match on APOGEE_ID/2MASS id or Gaia DR3 ``source_id``, check that no object,
+spectrum or label column is left without any usable entry, and write the dataset
+atomically in the layout that ``starlux train`` and ``starlux predict`` read.
 
 The ``starlux build-dataset`` command is :mod:`starlux.commands.build_dataset`.
 """
@@ -23,8 +24,9 @@ from .apogee import Spectra, read_apogee_spectra
 from .catalogs import LabelTable, detect_catalog_kind, read_catalog, table_colnames
 from .continuum import normalize_spectra
 from .crossmatch import ID_KEYS, merge_outputs
+from .gaiaxp import XPSpectra, read_xp_spectra
 
-__all__ = ["CatalogSpec", "BuildResult", "build_dataset", "build_from_files",
+__all__ = ["CatalogSpec", "XPSpec", "BuildResult", "build_dataset", "build_from_files",
            "check_dataset"]
 
 
@@ -37,6 +39,23 @@ class CatalogSpec:
     output: str | None = None
     kind: str = "auto"
     match_on: str = "apogee_id"
+
+
+@dataclass
+class XPSpec:
+    """A Gaia XP file to read as the spectra (see :func:`starlux.io.gaiaxp.read_xp_spectra`).
+
+    ``labels`` are label columns of the same file (the APOGEE x XP table carries
+    them); they become the output ``label``. ``sampling`` is in nm.
+    """
+
+    path: str
+    labels: list[str] = field(default_factory=list)
+    representation: Literal["sampled", "coefficients"] = "sampled"
+    sampling: np.ndarray | None = None
+    truncation: bool = False
+    normalize: bool = True
+    on_bad: Literal["mask", "error"] = "mask"
 
 
 @dataclass
@@ -88,7 +107,7 @@ def check_dataset(ds: Dataset, *, sources: dict[str, str] | None = None,
 
 
 def build_dataset(
-    spectra: Spectra | None,
+    spectra: Spectra | XPSpectra | None,
     catalogs: Sequence[tuple[str, LabelTable, str]] = (),
     *,
     keep_unmatched: bool = False,
@@ -98,8 +117,10 @@ def build_dataset(
     """Combine spectra and catalogue labels into one :class:`Dataset`.
 
     Args:
-        spectra: the spectra (define the objects), or None for a labels-only dataset
-            whose objects are the rows of the first catalogue.
+        spectra: the spectra (define the objects): APOGEE :class:`Spectra`, or Gaia
+            :class:`~starlux.io.gaiaxp.XPSpectra` (output ``flux``, ids = Gaia source
+            ids), or None for a labels-only dataset whose objects are the rows of the
+            first catalogue.
         catalogs: ``(output_name, table, match_key)``; ``match_key`` is ``apogee_id``
             or ``gaia_source_id``.
         keep_unmatched: keep objects without a catalogue match (their labels missing);
@@ -110,7 +131,16 @@ def build_dataset(
     """
     report: list[str] = []
     sources: dict[str, str] = {}
-    if spectra is not None:
+    ids_key = None
+    if isinstance(spectra, XPSpectra):
+        base = {"flux": spectra.to_output("flux")}
+        base_ids = {"gaia_source_id": spectra.source_id}
+        if "apogee_id" in spectra.meta:  # the APOGEE x XP table: match allStar too
+            base_ids["apogee_id"] = spectra.meta["apogee_id"]
+        base_extras = {k: v for k, v in spectra.meta.items() if k != "apogee_id"}
+        base_name, others, ids_key = spectra.source, list(catalogs), "gaia_source_id"
+        sources["flux"] = spectra.source
+    elif spectra is not None:
         base = {"flux": spectra.to_output("flux")}
         base_ids: dict[str, np.ndarray] = {"apogee_id": spectra.ids}
         if "gaia_source_id" in spectra.meta:
@@ -134,7 +164,7 @@ def build_dataset(
         base, base_ids,
         [(name, t.output, t.match_ids(), key, t.source) for name, t, key in others],
         how="left" if keep_unmatched else "inner", base_name=base_name,
-        on_duplicate=on_duplicate, base_extras=base_extras)
+        on_duplicate=on_duplicate, base_extras=base_extras, ids_key=ids_key)
     for m in merged.matches:
         if m.n_matched == 0:
             raise DataError(f"{m.right_name}: no row matches any of the {m.n_left} "
@@ -176,9 +206,8 @@ def _rebuild(ds: Dataset) -> Dataset:
     from ..data import Output
 
     return Dataset(
-        outputs={k: Output.create(o.values, o.errors, kind=o.kind,
-                                  names=o.names if o.kind == "label" else None,
-                                  wavelength=o.wavelength, label=k)
+        outputs={k: Output.create(o.values, o.errors, kind=o.kind, names=o.names,
+                                  wavelength=o.wavelength, label=k, covariance=o.covariance)
                  for k, o in ds.outputs.items()},
         ids=ds.ids, extras=ds.extras)
 
@@ -195,15 +224,35 @@ def build_from_files(
     keep_unmatched: bool = False,
     drop_empty: bool = False,
     on_duplicate: Literal["error", "first"] = "error",
+    xp: XPSpec | None = None,
 ) -> BuildResult:
     """Read spectra and catalogues from files and :func:`build_dataset`.
 
     ``normalize``: None or True continuum-normalises apStar/apVisit spectra (aspcapStar
     spectra are already normalised and used as they are); False uses all as read.
+    ``xp``: read Gaia XP spectra instead of APOGEE ``spectra`` (with the labels of the
+    same file, if it names any); catalogues then match on ``gaia_source_id`` (or on
+    ``apogee_id`` where the XP file carries APOGEE ids).
     """
     report: list[str] = []
-    spec = None
-    if spectra:
+    spec: Spectra | XPSpectra | None = None
+    tables: list[tuple[str, LabelTable, str]] = []
+    used: set[str] = set()
+    if xp is not None:
+        if spectra:
+            raise DataError("give APOGEE spectra (--spectra) or Gaia XP spectra (--xp), "
+                            "not both")
+        spec = read_xp_spectra(xp.path, representation=xp.representation,
+                               sampling=xp.sampling, truncation=xp.truncation,
+                               normalize=xp.normalize, labels=xp.labels or None,
+                               on_bad=xp.on_bad, on_duplicate=on_duplicate)
+        report.extend(spec.report)
+        used.add("flux")
+        if spec.labels is not None:
+            report.append("XP file labels -> output 'label': " + spec.labels.describe())
+            tables.append(("label", spec.labels, "gaia_source_id"))
+            used.add("label")
+    elif spectra:
         spec = read_apogee_spectra(spectra, grid=grid, resample=resample, row=row,
                                    on_duplicate=on_duplicate)
         kinds = dict(zip(*np.unique(spec.kinds, return_counts=True), strict=True))
@@ -226,8 +275,8 @@ def build_from_files(
         if bad.size:
             raise DataError(f"{spec.files[bad[0]]}: no usable pixel left after continuum "
                             "normalisation")
-    tables: list[tuple[str, LabelTable, str]] = []
-    used: set[str] = {"flux"} if spec is not None else set()
+    if isinstance(spec, Spectra):
+        used.add("flux")
     for i, c in enumerate(catalogs):
         kind = c.kind
         if kind == "auto":
@@ -249,7 +298,8 @@ def build_from_files(
         result = build_dataset(spec, tables, keep_unmatched=keep_unmatched,
                                drop_empty=drop_empty, on_duplicate=on_duplicate)
     except DataError as exc:
-        if spec is not None and not spec.normalized.all() and "every pixel" in str(exc):
+        if isinstance(spec, Spectra) and not spec.normalized.all() \
+                and "every pixel" in str(exc):
             raise DataError(f"{exc} (the flux is not continuum-normalised, and the inverse "
                             "variance < 0.1 rule is meant for normalised flux; drop "
                             "--no-normalize)") from None

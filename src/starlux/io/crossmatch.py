@@ -189,8 +189,12 @@ class Merged:
 
 def _take_or_blank(o: Output, rows: np.ndarray, n: int, name: str) -> Output:
     """Rows of ``o`` placed at ``rows`` of an N-row block; other rows NaN (missing)."""
+    cov = None
+    if o.covariance is not None:  # blank rows: all entries missing, covariance 0
+        cov = np.zeros((n, o.dim, o.dim))
+        cov[rows[:, 0]] = o.covariance[rows[:, 1]]
     return Output.create(*_scatter(o, rows, n), kind=o.kind, names=o.names,
-                         wavelength=o.wavelength, label=name)
+                         wavelength=o.wavelength, label=name, covariance=cov)
 
 
 def _scatter(o: Output, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -274,9 +278,9 @@ def merge_outputs(
         raise DataError("no objects left after cross-matching: "
                         + "; ".join(m.summary() for m in matches))
     outputs: dict[str, Output] = {
-        k: Output.create(o.values[rows], o.errors[rows], kind=o.kind,
-                         names=o.names if o.kind == "label" else None,
-                         wavelength=o.wavelength, label=k)
+        k: Output.create(o.values[rows], o.errors[rows], kind=o.kind, names=o.names,
+                         wavelength=o.wavelength, label=k,
+                         covariance=None if o.covariance is None else o.covariance[rows])
         for k, o in base.items()}
     matched: dict[str, np.ndarray] = {}
     for name, (out, pairs) in placed.items():

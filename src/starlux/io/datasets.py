@@ -17,6 +17,10 @@ key                shape       meaning
 ``<out>_err``      (N, D)      ... its errors
 ``<out>_names``    (D,)        ... its column names (a label-kind output), or
 ``<out>_wavelength`` (D,)      ... its wavelengths (a spectrum-kind output)
+``<out>_cov``      (N, D, D)   optional per-object error covariance of any output
+                               (``flux_cov``, ``label_cov`` ...); its diagonal is
+                               ``<out>_err**2`` (:mod:`starlux.data` has the rules),
+                               and ``<out>_err`` may then be left out
 =================  ==========  =====================================================
 
 Any other array of length N (``label_true``, ``snr`` ...) is kept in
@@ -155,35 +159,40 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                 with np.errstate(divide="ignore", invalid="ignore"):
                     arrays[f"{key}_err"] = np.where(ivar > 0, 1.0 / np.sqrt(ivar), np.inf)
         if "label" in arrays:
-            if "label_err" not in arrays:
+            if "label_err" not in arrays and "label_cov" not in arrays:
                 raise DataError("has 'label' but no 'label_err'")
             if "label_names" not in arrays:
                 raise DataError("has 'label' but no 'label_names'")
             outputs["label"] = Output.create(
-                arrays["label"], arrays["label_err"], kind="label",
-                names=_names(arrays, "label_names"), label="label")
+                arrays["label"], arrays.get("label_err"), kind="label",
+                names=_names(arrays, "label_names"), label="label",
+                covariance=arrays.get("label_cov"))
         if "flux" in arrays:
-            if "flux_err" not in arrays:
+            if "flux_err" not in arrays and "flux_cov" not in arrays:
                 raise DataError("has 'flux' but no 'flux_err'")
             outputs["flux"] = Output.create(
-                arrays["flux"], arrays["flux_err"], kind="spectrum",
-                wavelength=arrays.get("wavelength"), label="flux")
+                arrays["flux"], arrays.get("flux_err"), kind="spectrum",
+                wavelength=arrays.get("wavelength"), label="flux",
+                covariance=arrays.get("flux_cov"))
         for key in sorted(arrays):
-            if key in _RESERVED or f"{key}_err" not in arrays:
+            if key in _RESERVED or (f"{key}_err" not in arrays
+                                    and f"{key}_cov" not in arrays):
                 continue
             if f"{key}_names" in arrays:
-                outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="label",
-                                             names=_names(arrays, f"{key}_names"), label=key)
+                outputs[key] = Output.create(arrays[key], arrays.get(f"{key}_err"), kind="label",
+                                             names=_names(arrays, f"{key}_names"), label=key,
+                                             covariance=arrays.get(f"{key}_cov"))
             else:
-                outputs[key] = Output.create(arrays[key], arrays[f"{key}_err"], kind="spectrum",
+                outputs[key] = Output.create(arrays[key], arrays.get(f"{key}_err"),
+                                             kind="spectrum",
                                              wavelength=arrays.get(f"{key}_wavelength"),
-                                             label=key)
+                                             label=key, covariance=arrays.get(f"{key}_cov"))
         if not outputs:
             raise DataError("contains no output (expected 'flux'/'flux_err' and/or "
                             "'label'/'label_err'/'label_names')")
         used = {"id"}
         for k, o in outputs.items():
-            used |= {k, f"{k}_err", f"{k}_names"}
+            used |= {k, f"{k}_err", f"{k}_names", f"{k}_cov"}
             if o.wavelength is not None:
                 used.add("wavelength" if k == "flux" else f"{k}_wavelength")
         n = next(iter(outputs.values())).n
@@ -217,6 +226,8 @@ def dataset_to_arrays(ds: Dataset) -> dict[str, np.ndarray]:
     for name, o in ds.outputs.items():
         out[name] = o.values
         out[f"{name}_err"] = o.errors
+        if o.covariance is not None:
+            out[f"{name}_cov"] = o.covariance
         if o.kind == "label":
             out["label_names" if name == "label" else f"{name}_names"] = np.array(o.names)
         elif o.wavelength is not None:

@@ -8,16 +8,19 @@ suffix          format     holds
 ``.npz``        npz        dataset, prediction arrays
 ``.h5``         hdf5       dataset, prediction arrays, model
 ``.hdf5``       hdf5       dataset, prediction arrays, model
-``.fits``       fits       dataset, label table, catalogue
-``.fit``        fits       dataset, label table, catalogue
-``.fits.gz``    fits       catalogue
-``.csv``        csv        label dataset, label table, catalogue
-``.ecsv``       ecsv       label table, catalogue
+``.fits``       fits       dataset, label table, catalogue, XP spectra
+``.fit``        fits       dataset, label table, catalogue, XP spectra
+``.fits.gz``    fits       catalogue, XP spectra
+``.csv``        csv        label dataset, label table, catalogue, XP spectra
+``.ecsv``       ecsv       label table, catalogue, XP spectra
 ``.parquet``    parquet    label dataset, catalogue
 ``.pq``         parquet    label dataset, catalogue
 ``.npy``        npy        catalogue (a structured array)
 ``.txt``        ascii      catalogue
 ``.dat``        ascii      catalogue
+``.xml``        votable    XP spectra
+``.vot``        votable    XP spectra
+``.avro``       avro       XP spectra
 ==============  =========  ====================================================
 
 What a file holds:
@@ -30,7 +33,9 @@ What a file holds:
 * ``label table``: a prediction as a label table, one row per object
   (:func:`starlux.tables.label_table`);
 * ``catalogue``: a survey label catalogue (:mod:`starlux.io.catalogs`);
-* ``model``: a model file (:mod:`starlux.io.models`).
+* ``model``: a model file (:mod:`starlux.io.models`);
+* ``XP spectra``: Gaia XP spectra as the Gaia archive and GaiaXPy write them, sampled
+  or as XP_CONTINUOUS coefficients (:mod:`starlux.io.gaiaxp`).
 """
 
 from __future__ import annotations
@@ -45,21 +50,25 @@ __all__ = ["SUFFIXES", "HOLDS", "ASTROPY_FORMATS", "suffix_of", "format_name", "
 
 _DATASET, _LABELS, _ARRAYS = "dataset", "label dataset", "prediction arrays"
 _TABLE, _CATALOGUE, _MODEL = "label table", "catalogue", "model"
+_XP = "XP spectra"
 
 _TABLE_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (".npz", "npz", (_DATASET, _ARRAYS)),
     (".h5", "hdf5", (_DATASET, _ARRAYS, _MODEL)),
     (".hdf5", "hdf5", (_DATASET, _ARRAYS, _MODEL)),
-    (".fits", "fits", (_DATASET, _TABLE, _CATALOGUE)),
-    (".fit", "fits", (_DATASET, _TABLE, _CATALOGUE)),
-    (".fits.gz", "fits", (_CATALOGUE,)),
-    (".csv", "csv", (_LABELS, _TABLE, _CATALOGUE)),
-    (".ecsv", "ecsv", (_TABLE, _CATALOGUE)),
+    (".fits", "fits", (_DATASET, _TABLE, _CATALOGUE, _XP)),
+    (".fit", "fits", (_DATASET, _TABLE, _CATALOGUE, _XP)),
+    (".fits.gz", "fits", (_CATALOGUE, _XP)),
+    (".csv", "csv", (_LABELS, _TABLE, _CATALOGUE, _XP)),
+    (".ecsv", "ecsv", (_TABLE, _CATALOGUE, _XP)),
     (".parquet", "parquet", (_LABELS, _CATALOGUE)),
     (".pq", "parquet", (_LABELS, _CATALOGUE)),
     (".npy", "npy", (_CATALOGUE,)),
     (".txt", "ascii", (_CATALOGUE,)),
     (".dat", "ascii", (_CATALOGUE,)),
+    (".xml", "votable", (_XP,)),
+    (".vot", "votable", (_XP,)),
+    (".avro", "avro", (_XP,)),
 )
 
 SUFFIXES: dict[str, str] = {suffix: fmt for suffix, fmt, _ in _TABLE_ROWS}
@@ -69,7 +78,8 @@ HOLDS: dict[str, tuple[str, ...]] = {suffix: holds for suffix, _, holds in _TABL
 """Suffix -> what a file of that suffix can hold (module docstring)."""
 
 ASTROPY_FORMATS: dict[str, str] = {"fits": "fits", "csv": "ascii.csv", "ecsv": "ascii.ecsv",
-                                   "parquet": "parquet", "ascii": "ascii"}
+                                   "parquet": "parquet", "ascii": "ascii",
+                                   "votable": "votable"}
 """Format name -> the ``format=`` of :meth:`astropy.table.Table.read` / ``write``."""
 
 _COMPOUND = tuple(s for s in SUFFIXES if s.count(".") > 1)
