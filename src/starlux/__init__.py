@@ -11,7 +11,8 @@ The names most scripts need are here::
     table = model.predict(test).to_table()
 
 ``Lux``, ``LuxModel``, ``load_model``, ``read_dataset``, ``write_dataset``,
-``Prediction`` and the :mod:`starlux.datasets` module are imported on first use, so
+``read_xp`` (Gaia XP files as a dataset), ``Prediction`` and the
+:mod:`starlux.datasets` module are imported on first use, so
 ``import starlux`` stays light and the package has no import circles.
 """
 
@@ -35,6 +36,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "load_model": ("starlux.model", "load_model"),
     "read_dataset": ("starlux.io.datasets", "read_dataset"),
     "write_dataset": ("starlux.io.datasets", "write_dataset"),
+    "read_xp": ("starlux.io.gaiaxp", "read_xp"),
     "Prediction": ("starlux.prediction", "Prediction"),
     "datasets": ("starlux.datasets", None),
 }

@@ -8,6 +8,8 @@
 * :mod:`~starlux.io.apogee` — apStar / aspcapStar / apVisit spectra on one grid;
 * :mod:`~starlux.io.continuum` — continuum normalisation of raw APOGEE spectra;
 * :mod:`~starlux.io.catalogs` — allStar, GALAH DR3 and generic label tables;
+* :mod:`~starlux.io.gaiaxp` — Gaia XP spectra: sampled, or XP_CONTINUOUS coefficients
+  with their covariance;
 * :mod:`~starlux.io.crossmatch` — cross-match by APOGEE/2MASS id or Gaia DR3 source_id;
 * :mod:`~starlux.io.build` — the ``starlux build-dataset`` pipeline;
 * :mod:`~starlux.io.atomic` / :mod:`~starlux.io.locks` — atomic writes, one writer per
@@ -24,6 +26,7 @@ from .continuum import normalize_spectra
 from .crossmatch import crossmatch, merge_outputs
 from .datasets import read_dataset, write_dataset
 from .errors import FileFormatError, OutputBusyError
+from .gaiaxp import XPBasis, XPSpectra, coefficient_covariance, read_xp, read_xp_spectra, xp_basis
 from .locks import output_lock
 
 __all__ = [
@@ -35,4 +38,5 @@ __all__ = [
     "crossmatch", "merge_outputs",
     "iter_dataset_chunks", "dataset_info", "ChunkedDatasetWriter",
     "build_dataset", "build_from_files",
+    "read_xp", "read_xp_spectra", "XPSpectra", "XPBasis", "xp_basis", "coefficient_covariance",
 ]

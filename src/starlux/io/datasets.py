@@ -263,6 +263,10 @@ def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                     elif v.ndim == 2 and v.shape[0] > 0:
                         f.create_dataset(k, data=v, chunks=(min(chunk_rows, v.shape[0]),
                                                             v.shape[1]))
+                    elif v.ndim > 2 and v.shape[0] > 0:  # covariances: rows of <= 4 MB
+                        rows = max(1, min(chunk_rows, v.shape[0],
+                                          (4 << 20) // max(1, v[0].nbytes)))
+                        f.create_dataset(k, data=v, chunks=(rows, *v.shape[1:]))
                     else:
                         f.create_dataset(k, data=v)
 

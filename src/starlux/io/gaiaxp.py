@@ -354,9 +354,9 @@ class XPSpectra:
 
 def _read_xp_table(path: Path) -> tuple[Table, list[object] | None]:
     """The table of an XP file and the sampling (nm) stored with it, if any."""
+    fmt = format_of(path, "XP spectra", what="XP file")
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
-    fmt = format_of(path, "XP spectra", what="XP file")
     if fmt == "votable":
         return _read_votable(path)
     if fmt == "avro":
@@ -364,6 +364,8 @@ def _read_xp_table(path: Path) -> tuple[Table, list[object] | None]:
         return table, _companion_sampling(path)
     table = read_table(path, format=fmt)
     meta = {str(k).lower(): v for k, v in table.meta.items()}
+    if fmt == "fits":  # gaiaxpy.calibrate writes the grid to the table's SAMPLING keyword
+        meta.update(_fits_table_header(path))
     sampling = meta.get("sampling")
     if isinstance(sampling, str):
         sampling = _split_numbers(sampling)
@@ -372,6 +374,21 @@ def _read_xp_table(path: Path) -> tuple[Table, list[object] | None]:
     if sampling is None and fmt == "csv":
         sampling = _companion_sampling(path)
     return table, sampling
+
+
+def _fits_table_header(path: Path) -> dict[str, object]:
+    """The ``SAMPLING`` keyword of the first table HDU, if any (lower-case key)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=True) as hdul:
+            for h in hdul:
+                if isinstance(h, (fits.BinTableHDU, fits.TableHDU)):
+                    return {"sampling": h.header["SAMPLING"]} if "SAMPLING" in h.header \
+                        else {}
+    except (OSError, ValueError):
+        pass  # read_table has read the table; no header is no sampling
+    return {}
 
 
 def _read_votable(path: Path) -> tuple[Table, list[object] | None]:
@@ -684,8 +701,9 @@ def read_xp_spectra(
     if not good.all():
         rows = np.flatnonzero(good)
         if rows.size == 0:
-            raise DataError(f"{path}: no usable XP spectrum left; "
-                            + "; ".join(problems.lines()))
+            reason, bad = next(iter(problems.dropped.items()))
+            raise DataError(f"{path}: no usable XP spectrum left (e.g. source "
+                            f"{int(ids[bad[0]])}: {reason})")
         values, errors, ids = values[rows], errors[rows], ids[rows]
         cov = None if cov is None else cov[rows]
         meta = {k: v[rows] for k, v in meta.items()}
