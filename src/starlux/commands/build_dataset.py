@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io.locks import output_lock
 
     if not args.spectra and not args.catalog and not args.xp:
-        raise DataError("give --spectra or --xp, and/or --catalog")
+        raise DataError("give --spectra and/or --catalog (or Gaia XP spectra with --xp)")
     if args.spectra and args.xp:
         raise DataError("give APOGEE spectra (--spectra) or Gaia XP spectra (--xp), not both")
     xp_only = {"--xp-labels": bool(args.xp_labels), "--xp-sampling": args.xp_sampling,
