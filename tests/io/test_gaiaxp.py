@@ -13,10 +13,12 @@ import csv
 import io
 import re
 import shutil
+import subprocess
 import sys
 import warnings
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -36,7 +38,8 @@ from starlux.io.gaiaxp import (
 )
 from tests.io.io_helpers import shared
 
-gaiaxpy = pytest.importorskip("gaiaxpy")
+with matplotlib.rc_context():  # importing gaiaxpy turns on matplotlib's text.usetex
+    gaiaxpy = pytest.importorskip("gaiaxpy")
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gaiaxp"
 CONT_CSV = DATA / "XP_CONTINUOUS_RAW_with_missing_BP.csv"  # sources FULL, NO_BP
@@ -108,6 +111,7 @@ def test_xp_continuous_is_sampled_as_gaiaxpy_stored_its_calibrate_output():
         assert np.abs(xp.values[i][ok] - flux[sid][ok]).max() < 1e-13 * scale
         assert np.allclose(xp.errors[i][ok], err[sid][ok], rtol=1e-12, atol=0)
     assert np.isnan(xp.values[1]).sum() == 150 and xp.covariance is None
+    assert xp.meta["solution_id"].tolist() == [int(r["solution_id"]) for r in _csv_rows(CONT_CSV)]
 
 
 def test_the_archive_fits_and_ecsv_give_what_the_csv_gives():
@@ -458,3 +462,12 @@ def test_a_sampling_is_read_as_exact_decimals_in_nm_and_stored_in_angstrom():
     assert np.array_equal(parse_sampling("336:1020:2"), DEFAULT_SAMPLING_NM)
     assert nm_to_angstrom([336.1, "402.35"]).tolist() == [3361.0, 4023.5]
     assert parse_sampling("400, 410.5 420").tolist() == [400.0, 410.5, 420.0]
+
+
+def test_reading_xp_leaves_matplotlib_settings_alone():
+    """GaiaXPy turns on text.usetex when imported; starlux undoes it, or every later
+    figure of the process would need LaTeX."""
+    code = ("import matplotlib; from starlux.io.gaiaxp import read_xp_spectra; "
+            f"read_xp_spectra({str(CONT_CSV)!r}); "
+            "assert not matplotlib.rcParams['text.usetex']")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

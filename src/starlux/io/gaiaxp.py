@@ -205,9 +205,14 @@ def _probe_rows() -> list[dict[str, object]]:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Keep GaiaXPy's progress messages, progress bar and import-time warnings of its
-    dependencies off starlux's stdout / stderr (they are not about the user's data)."""
+    dependencies off starlux's stdout / stderr (they are not about the user's data),
+    and its matplotlib settings out of the process: importing GaiaXPy turns on
+    ``text.usetex``, after which every figure needs a LaTeX installation."""
+    import matplotlib
+
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), warnings.catch_warnings():
+    with contextlib.redirect_stdout(sink), warnings.catch_warnings(), \
+            matplotlib.rc_context():
         warnings.simplefilter("ignore")
         import gaiaxpy.calibrator.calibrator as cal
 
@@ -735,11 +740,14 @@ def _extras(table: Table, id_col: str, skip: set[str]) -> dict[str, np.ndarray]:
         data = np.ma.getdata(col)
         if data.ndim != 1 or data.dtype == object:
             continue
+        masked = np.ma.getmaskarray(col)
         if data.dtype.kind in "SU":
             vals = np.char.strip(np.asarray(data).astype(str))
-            out[c] = np.where(np.ma.getmaskarray(col), "", vals)
+            out[c] = np.where(masked, "", vals)
+        elif data.dtype.kind in "biu" and not masked.any():
+            out[c] = np.asarray(data).astype(np.int64)  # ids such as solution_id stay exact
         elif data.dtype.kind in "biuf":
-            out[c] = _scalars(table, c)
+            out[c] = _scalars(table, c)  # blank cells NaN
     return out
 
 
