@@ -72,7 +72,7 @@ import contextlib
 import io
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -257,12 +257,26 @@ def xp_basis(sampling: Sequence[float] | np.ndarray | None = None) -> XPBasis:
     return _basis(key)
 
 
-@lru_cache(maxsize=1)
-def _unpacker() -> Callable[[np.ndarray, int], np.ndarray]:
-    """GaiaXPy's unpacking of the archive's correlation vectors into matrices."""
+@lru_cache(maxsize=8)
+def _unpack_index(n: int) -> np.ndarray:
+    """(n, n) index into a packed correlation vector of the archive (-1 on the
+    diagonal), read off GaiaXPy's own ``array_to_symmetric_matrix`` applied to the
+    positions 1 ... n(n-1)/2, so that whole tables unpack at once in its order."""
     with _quiet():
         from gaiaxpy.core.generic_functions import array_to_symmetric_matrix
-    return array_to_symmetric_matrix
+    pos = np.arange(1, n * (n - 1) // 2 + 1, dtype=np.float64)
+    m = np.asarray(array_to_symmetric_matrix(pos, n), dtype=np.float64)
+    idx = np.rint(m).astype(np.int64) - 1
+    idx[np.arange(n), np.arange(n)] = -1
+    return idx
+
+
+def _correlations(packed: np.ndarray, n: int) -> np.ndarray:
+    """(..., n, n) correlation matrices from (..., n(n-1)/2) packed vectors."""
+    idx = _unpack_index(n)
+    r = np.take(packed, np.where(idx < 0, 0, idx), axis=-1)
+    r[..., np.arange(n), np.arange(n)] = 1.0
+    return r
 
 
 def coefficient_covariance(coefficient_errors: np.ndarray, coefficient_correlations: np.ndarray,
@@ -271,7 +285,7 @@ def coefficient_covariance(coefficient_errors: np.ndarray, coefficient_correlati
     """The (n, n) covariance of one band's coefficients from the archive's columns.
 
     ``C = diag(e) R diag(e)``, with ``R`` unpacked from the archive's correlation vector
-    by GaiaXPy's ``array_to_symmetric_matrix``. The archive's errors already carry the
+    in GaiaXPy's order (``array_to_symmetric_matrix``). The archive's errors already carry the
     ``standard_deviation`` scaling; ``formal=True`` divides it out (``C / sigma**2``,
     the matrix whose inverse ``gaiaxpy.get_inverse_covariance_matrix`` returns).
     """
@@ -281,8 +295,7 @@ def coefficient_covariance(coefficient_errors: np.ndarray, coefficient_correlati
     if e.shape != (n,) or rho.shape != (n * (n - 1) // 2,):
         raise DataError(f"{e.size} errors and {rho.size} correlations do not fit "
                         f"{n} parameters (expected {n} and {n * (n - 1) // 2})")
-    r = np.asarray(_unpacker()(rho, n), dtype=np.float64)
-    c = e[:, None] * r * e[None, :]
+    c = e[:, None] * _correlations(rho, n) * e[None, :]
     if formal:
         if standard_deviation is None or not np.isfinite(standard_deviation) \
                 or standard_deviation <= 0:
@@ -858,6 +871,8 @@ def _band_arrays(table: Table, band: str, truncation: bool,
     tcol = _find(table, f"{band}_n_relevant_bases")
     nrel = _scalars(table, tcol) if tcol else np.full(n, np.nan)
     n_rho = N_BASES * (N_BASES - 1) // 2
+    rho = np.zeros((n, n_rho))
+    err = np.ones((n, N_BASES))
     for i in range(n):
         c, e, r, p = cells[i], errs[i], rhos[i], npar[i]
         if c is None and not np.isfinite(p):
@@ -885,26 +900,24 @@ def _band_arrays(table: Table, band: str, truncation: bool,
         if reason is not None:
             problems.band(i, band, reason)
             continue
-        cov[i] = coefficient_covariance(e, r, N_BASES)
-        coef[i] = c
+        rho[i], err[i], coef[i] = r, e, c
         usable[i] = True
         used[i] = int(nrel[i]) if truncation else N_BASES
-    # positive definite: the Cholesky factor of the correlation matrix (scale-free)
+    # C = diag(e) R diag(e), checked positive definite by the Cholesky factor of R
     rows = np.flatnonzero(usable)
     for a in range(0, rows.size, _BLOCK):
         idx = rows[a:a + _BLOCK]
-        d = np.sqrt(np.diagonal(cov[idx], axis1=1, axis2=2))
-        corr = cov[idx] / d[:, :, None] / d[:, None, :]
+        corr = _correlations(rho[idx], N_BASES)
         try:
             np.linalg.cholesky(corr)
         except np.linalg.LinAlgError:
-            for i in idx:
-                dd = np.sqrt(np.diag(cov[i]))
+            for k, i in enumerate(idx):
                 try:
-                    np.linalg.cholesky(cov[i] / dd[:, None] / dd[None, :])
+                    np.linalg.cholesky(corr[k])
                 except np.linalg.LinAlgError:
                     problems.band(int(i), band, "covariance is not positive definite")
                     usable[i] = False
+        cov[idx] = err[idx][:, :, None] * corr * err[idx][:, None, :]
     coef[~usable] = 0.0
     cov[~usable] = 0.0
     if truncation:  # GaiaXPy's truncation: the first n_relevant_bases coefficients
@@ -933,9 +946,8 @@ def _sample(basis: XPBasis, coef: dict[str, np.ndarray], cov: dict[str, np.ndarr
             v = np.zeros((i.size, n_pix))
             for b, j in mats.items():
                 f += coef[b][i] @ j.T
-                if cov is not None:
-                    jc = np.einsum("lk,nkj->nlj", j, cov[b][i])
-                    v += np.einsum("nlj,lj->nl", jc, j)
+                if cov is not None:  # diag(J C J^T), batched through BLAS
+                    v += np.sum(np.matmul(j, cov[b][i]) * j, axis=2)
             flux[i] = f
             if var is not None:
                 var[i] = v
