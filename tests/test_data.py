@@ -174,3 +174,11 @@ def test_without_a_covariance_an_output_is_as_before():
     assert o.covariance is None and o.take(np.array([0])).covariance is None
     assert o.select(["b"]).covariance is None
     assert "covariance" not in Dataset(outputs={"label": o}).describe()
+
+
+def test_from_arrays_takes_covariances_instead_of_extras():
+    v, cov = _covariances()
+    ds = Dataset.from_arrays(flux=v, flux_cov=cov, label=v[:, :2], label_err=np.ones((6, 2)),
+                             label_names=["a", "b"], snr=np.arange(6.0))
+    assert ds["flux"].covariance is not None and ds["label"].covariance is None
+    assert set(ds.extras) == {"snr"}

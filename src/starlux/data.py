@@ -369,21 +369,26 @@ class Dataset:
         label_names: Sequence[str] | None = None,
         wavelength: object | None = None,
         ids: object | None = None,
+        flux_cov: object | None = None,
+        label_cov: object | None = None,
         **extras: np.ndarray,
     ) -> Dataset:
-        """Build the common two-output dataset (``label`` and/or ``flux``)."""
+        """Build the common two-output dataset (``label`` and/or ``flux``), with optional
+        per-object error covariances (N, D, D) (``*_err`` may then be left out)."""
         outputs: dict[str, Output] = {}
         if label is not None:
-            if label_err is None:
+            if label_err is None and label_cov is None:
                 raise DataError("label given without label_err")
             outputs["label"] = Output.create(
-                label, label_err, kind="label", names=label_names, label="label"
+                label, label_err, kind="label", names=label_names, label="label",
+                covariance=label_cov,
             )
         if flux is not None:
-            if flux_err is None:
+            if flux_err is None and flux_cov is None:
                 raise DataError("flux given without flux_err")
             outputs["flux"] = Output.create(
-                flux, flux_err, kind="spectrum", wavelength=wavelength, label="flux"
+                flux, flux_err, kind="spectrum", wavelength=wavelength, label="flux",
+                covariance=flux_cov,
             )
         return cls(outputs=outputs, ids=None if ids is None else np.asarray(ids),
                    extras=dict(extras))
