@@ -101,6 +101,33 @@ def test_the_error_bar_uncertainty_says_how_far_the_std_of_new_stars_lands_from_
     assert np.median(claimed, axis=0)[0] > 0.08  # tens of per cent, not a few
 
 
+def test_the_error_bar_uncertainty_counts_the_trend_it_does_not_know():
+    # as above, with a model error that grows towards low first labels (kept as a
+    # trend): the trend's coefficients are learned from the same noisy residuals
+    rng = np.random.default_rng(2)
+
+    def draw(n: int):
+        truth = rng.normal(size=(n, 3))
+        stat = np.full((n, 3), 0.05) * rng.uniform(0.5, 1.5, (n, 1))
+        model_err = 0.1 * np.exp(-0.5 * truth[:, :1]) * np.ones((1, 3))
+        pred = truth + rng.normal(size=(n, 3)) * np.sqrt(model_err**2 + stat**2)
+        obs_err = 0.3 * rng.uniform(0.6, 1.4, (n, 3))
+        return stat, truth, pred, truth + rng.normal(size=(n, 3)) * obs_err, obs_err
+
+    stat_t, truth_t, pred_t, _, _ = draw(30000)
+    inside = []
+    for _ in range(40):
+        stat, truth, pred, obs, obs_err = draw(2000)
+        em = calibrate_errors(pred, stat**2, obs, obs_err, np.ones(pred.shape, bool),
+                              position=pred)
+        assert em.trend is not None
+        err = np.sqrt(em.scale**2 * stat_t**2 + model_error_at(em.sigma, em.trend, pred_t)**2)
+        z = np.std((pred_t - truth_t) / err, axis=0)
+        inside.append(np.abs(z - 1.0) < em.uncertainty)
+    share = np.mean(inside, axis=0)
+    assert np.all((share >= 0.55) & (share <= 0.85)), share
+
+
 def test_the_posterior_grids_integrate_what_a_dense_grid_does():
     # the narrowed grids (a spike or a spread, at the boundary or away from it) against
     # brute force on a fine rectangular grid of (ln c^2, sigma^2)

@@ -198,8 +198,10 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
         sigma[col] = math.sqrt(s2s[j] * unit[j])
         coef[:, col] = best.coef[:, j]
     trend = None if not best.k else {"lo": lo, "hi": hi, "coef": coef}
+    trend_cov = None if not best.k else _trend_covariance(c2, s2s, v, e2, factors, best.phi)
     uncertainty = np.full(d, np.nan)
-    uncertainty[cols] = error_bar_uncertainty(post, c2, np.array(s2s), v, factors)
+    uncertainty[cols] = error_bar_uncertainty(post, c2, np.array(s2s), v, factors,
+                                              trend_cov, best.phi)
     return ErrorModel(math.sqrt(c2), sigma, trend, uncertainty)
 
 
@@ -330,22 +332,24 @@ def posterior(r2: list[np.ndarray], e2: list[np.ndarray], v: list[np.ndarray],
     return Posterior(np.exp(y), w, s2, ws)
 
 
-def error_bar_uncertainty(post: Posterior, c2: float, s2: np.ndarray,
-                          v: list[np.ndarray], g: list[np.ndarray]) -> np.ndarray:
-    """(J,) how well each label's error bars are known: the posterior root-mean-square
-    of ``sqrt(mean_i t_i / t_rep,i) - 1`` over the held-out stars i, with
+def error_bar_uncertainty(post: Posterior, c2: float, s2: np.ndarray, v: list[np.ndarray],
+                          g: list[np.ndarray], trend_cov: list[np.ndarray] | None = None,
+                          phi: list[np.ndarray] | None = None) -> np.ndarray:
+    """(J,) how well each label's error bars are known: the root-mean-square of
+    ``sqrt(R) - 1``, ``R = mean_i t_i / t_rep,i`` over the held-out stars i, with
     ``t = c^2 v + sigma_j^2 g`` the true error variance and ``t_rep`` the reported one
-    (``c2``, ``s2``).
+    (``c2``, ``s2``), over the posterior of c^2 and sigma_j^2 (``post``) and, with
+    ``trend_cov`` (per label (K, K), :func:`_trend_covariance`) and the features
+    ``phi``, of the trend's coefficients (delta method), added in quadrature.
 
-    That is the std of (pred - truth) / error that a test set like the held-out stars
-    would show, were the error model's parameters at each place the posterior allows,
-    relative to 1: the number to read a calibration miss against. Why from the
-    posterior, not the curvature of the likelihood at its maximum: where a model error
-    cannot be told from zero the maximum sits on the boundary, and the curvature there
-    says nothing about how far up the residuals allow it to be (it claimed +-10 % where
-    the truth was 80-90 % off). It leaves out the trend's own uncertainty and tails
-    heavier than Gaussian, and the test set's own sampling noise (about
-    ``1 / sqrt(2 N_test)`` on a measured std).
+    ``sqrt(R)`` is the std of (pred - truth) / error that a test set like the held-out
+    stars would show, were the error model's parameters at each place the posterior
+    allows: the number to read a calibration miss against. Why from the posterior, not
+    the curvature of the likelihood at its maximum: where a model error cannot be told
+    from zero the maximum sits on the boundary, and the curvature there says nothing
+    about how far up the residuals allow it to be (it claimed +-10 % where the truth
+    was 80-90 % off). It leaves out tails heavier than Gaussian and the test set's own
+    sampling noise (about ``1 / sqrt(2 N_test)`` on a measured std).
     """
     out = np.full(len(v), np.nan)
     for j in range(len(v)):
@@ -354,8 +358,43 @@ def error_bar_uncertainty(post: Posterior, c2: float, s2: np.ndarray,
             continue
         a, b = float(np.mean(v[j] / rep)), float(np.mean(g[j] / rep))
         ratio = post.c2[:, None] * a + post.s2[j] * b  # (K, L) mean_i t_i / t_rep,i
-        dev2 = np.sum(post.ws[j] * (np.sqrt(ratio) - 1.0) ** 2, axis=1)
-        out[j] = math.sqrt(float(post.w @ dev2))
+        dev2 = float(post.w @ np.sum(post.ws[j] * (np.sqrt(ratio) - 1.0) ** 2, axis=1))
+        if trend_cov is not None and phi is not None:
+            grad = np.mean((s2[j] * g[j] / rep)[:, None] * phi[j], axis=0)  # dR/d beta_j
+            dev2 += 0.25 * float(grad @ trend_cov[j] @ grad)
+        out[j] = math.sqrt(dev2)
+    return out
+
+
+def _trend_covariance(c2: float, s2: list[float], v: list[np.ndarray], e2: list[np.ndarray],
+                      g: list[np.ndarray], phi: list[np.ndarray]) -> list[np.ndarray]:
+    """Per label, the (K, K) covariance of its trend coefficients ``beta_j = b + d_j``:
+    the inverse of the expected Fisher information of the held-out residuals about
+    ``(c^2, sigma_1^2 .. sigma_J^2, b, d)`` at the reported values, with the priors of
+    ``ln c^2``, ``b`` and ``d`` (a Laplace approximation; c^2 and the sigma_j^2 are
+    integrated out with it). The trend has 2D shared and 2D^2 per-label coefficients,
+    too many for the exact grids of :func:`posterior`."""
+    n_lab, k = len(v), phi[0].shape[1]
+    n = 1 + n_lab + k + k * n_lab
+    info = np.zeros((n, n))
+    shared = np.arange(1 + n_lab, 1 + n_lab + k)
+    for j in range(n_lab):
+        sm = s2[j] * g[j]
+        t = np.maximum(c2 * v[j] + sm + e2[j], 1e-300)
+        grad = np.column_stack([v[j], g[j], sm[:, None] * phi[j], sm[:, None] * phi[j]])
+        own = np.arange(1 + n_lab + k + j, n, n_lab)
+        idx = np.concatenate([[0, 1 + j], shared, own])
+        info[np.ix_(idx, idx)] += grad.T @ (grad * (0.5 / t**2)[:, None])
+    info[0, 0] += 1.0 / (SCALE_PRIOR_SD**2 * c2**2)  # ln c^2 ~ N(0, sd^2), locally in c^2
+    info[shared, shared] += 1.0 / TREND_PRIOR_SD**2
+    dev = np.arange(1 + n_lab + k, n)
+    info[dev, dev] += 1.0 / TREND_LABEL_PRIOR_SD**2
+    cov = np.linalg.pinv(info, hermitian=True)
+    out = []
+    for j in range(n_lab):
+        own = np.arange(1 + n_lab + k + j, n, n_lab)
+        out.append(cov[np.ix_(shared, shared)] + cov[np.ix_(own, own)]
+                   + cov[np.ix_(shared, own)] + cov[np.ix_(own, shared)])
     return out
 
 
