@@ -14,9 +14,15 @@ and predicts the test stars' labels from flux alone. One table, per set and labe
 * ``cov1`` / ``cov2``: fraction of stars with |pred - truth| < err / < 2 err
   (Gaussian 0.683 / 0.954);
 * ``t_min`` / ``t_max``: the smallest / largest std over the three test-SNR terciles;
-* ``err_unc``: how well starlux says it knows the error bar (``model.error_uncertainty``:
-  relative 1-sigma uncertainty of the median held-out star's error, from the held-out
-  residuals; a lower bound), to read a std outside the window against;
+* ``err_unc``: how well starlux says it knows the error bars (``model.error_uncertainty``:
+  the posterior rms distance from 1 of the std a test set like the held-out stars would
+  show), to read a std outside the window against; ``lim`` = 1.15 + 2 ``err_unc``, the
+  most a std may be (``over`` marks a label above it);
+* ``std_prev`` / ``unc_prev``: the std and error-bar uncertainty of the *previous*
+  error-model rule (``error_model_maximum.py``: c and sigma_j at the maximum of the
+  likelihood, uncertainty from its curvature), re-learned from the same held-out
+  predictions and applied to the same test predictions: the before / after comparison
+  on one trained model (the predictions, hence the RMSE, do not depend on the rule);
 * ``std_nf`` / ``flag_nf``: the std and the windows' verdict for the same model's
   errors had its error model been learned from the same held-out predictions
   (``model.held_out``) against the training stars' *true* labels instead of their
@@ -42,7 +48,17 @@ toy_varerr  line_toy.py --n-train 2000 --n-test 1000 --seed 4, then the training
             U(0.7, 1.4) per star and label (nominal = the label's median training error
             in the file), ``label_err`` = e; entries missing in the file stay missing
             (rng ``default_rng([4, 1])``)
+toy_noisy   line_toy.py --n-train 2000 --n-test 1000 --seed 21, training labels
+            re-drawn as truth + N(0, e) with e = 2.5 x the file's errors (rng
+            ``default_rng([seed, 2])``), ``Lux(latents=48)``: catalogue noise ~3x the
+            model's RMSE, as on the hidden set where a model error collapsed to zero
 =========== ============================================================================
+
+``--data-seeds S ...`` runs every chosen set once per maker seed S instead of its own
+seed (cached as ``NAME_sS``); ``--fold-rounds scratch`` fits the calibration folds from
+scratch (``Lux(fold_rounds=None)``); ``--save-held-out DIR`` writes, per set, the
+held-out record and the test predictions (``NAME.npz``) to re-evaluate error models
+offline.
 
 Usage::
 
@@ -50,6 +66,7 @@ Usage::
     python benchmarks/bench_calibration.py --small --fast --sets toy600 emu600  # plumbing
     python benchmarks/bench_calibration.py --small --sets toy600   # small, Lux() defaults
     python benchmarks/bench_calibration.py --ridge-only --work bench-out   # references only
+    python benchmarks/bench_calibration.py --sets toy_noisy --data-seeds 21 22 23 --no-ridge
 """
 
 from __future__ import annotations
@@ -59,9 +76,10 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import error_model_maximum
 import numpy as np
 from _common import (
     fit_predict_labels,
@@ -97,6 +115,8 @@ class SetSpec:
     extra: list[str] = field(default_factory=list)
     varerr: bool = False
     cannon: bool = False
+    noise_scale: float | None = None  # training label errors x this, labels re-drawn
+    latents: int | None = None  # Lux(latents=...) instead of the automatic choice
 
 
 SETS: dict[str, SetSpec] = {
@@ -108,6 +128,7 @@ SETS: dict[str, SetSpec] = {
                                                  "300", "--test-snr-min", "40",
                                                  "--test-snr-max", "100"]),
     "toy_varerr": SetSpec("toy", 2000, 1000, 4, varerr=True),
+    "toy_noisy": SetSpec("toy", 2000, 1000, 21, noise_scale=2.5, latents=48),
 }
 
 
@@ -122,6 +143,18 @@ def redraw_label_noise(d: dict, seed: int) -> dict:
     lab = d["train_label_true"] + rng.standard_normal(err.shape) * e
     d["train_label"] = np.where(miss, np.nan, lab)
     d["train_label_err"] = np.where(miss, np.nan, e)
+    return d
+
+
+def scale_label_noise(d: dict, scale: float, seed: int) -> dict:
+    """Training labels = truth + N(0, e) with e = ``scale`` x the file's errors (honest
+    catalogue errors ``scale`` times the nominal ones); missing kept missing."""
+    d = dict(d)
+    err = scale * d["train_label_err"]
+    rng = np.random.default_rng([seed, 2])
+    lab = d["train_label_true"] + rng.standard_normal(err.shape) * np.nan_to_num(err)
+    d["train_label"] = np.where(np.isfinite(err), lab, np.nan)
+    d["train_label_err"] = err
     return d
 
 
@@ -161,6 +194,8 @@ def make_set(name: str, spec: SetSpec, shared: Path, work: Path, small: bool
         d = {k: f[k] for k in f.files}
     if spec.varerr:
         d = redraw_label_noise(d, spec.seed)
+    if spec.noise_scale:
+        d = scale_label_noise(d, spec.noise_scale, spec.seed)
     names = [str(s) for s in d["label_names"]]
     train = Dataset.from_arrays(flux=d["train_flux"], flux_err=d["train_flux_err"],
                                 label=d["train_label"], label_err=d["train_label_err"],
@@ -171,27 +206,56 @@ def make_set(name: str, spec: SetSpec, shared: Path, work: Path, small: bool
     return train, test, d["test_label_true"], d["test_snr"]
 
 
-def errors_noise_free_labels(model: LuxModel, train: Dataset, label: OutputPrediction
-                             ) -> np.ndarray | None:
-    """(N_test, D) the test stars' errors from an error model learned on
-    ``model.held_out`` against the training stars' true labels
-    (``train.extras["label_true"]``, no catalogue noise) instead of their catalogue
-    values; ``None`` when the model or the set lacks what it needs."""
+def relearned_errors(model: LuxModel, train: Dataset, label: OutputPrediction,
+                     true_labels: bool = False, rule=None
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(N_test, D) the test stars' errors, and (D,) the error-bar uncertainty, from an
+    error model re-learned on ``model.held_out``: with ``rule`` (a module with
+    ``calibrate_errors`` and ``model_error_at``; default starlux's) and against the
+    training stars' catalogue labels, or with ``true_labels`` against their true labels
+    (``train.extras["label_true"]``, no catalogue noise); ``None`` when the model or the
+    set lacks what it needs."""
     held = model.held_out.get("label")
-    true_train = train.extras.get("label_true")
-    if held is None or true_train is None or held["values"].shape[0] != train.n:
+    if held is None or held["values"].shape[0] != train.n:
         return None
+    calibrate, at = ((calibrate_errors, model_error_at) if rule is None
+                     else (rule.calibrate_errors, rule.model_error_at))
     spec = model.specs["label"]
     cols = [list(train["label"].names).index(n) for n in spec.names]
     rows = np.isfinite(held["values"]).all(axis=1)
     values, var = held["values"][rows], held["statistical_var"][rows]
-    true = np.asarray(true_train, np.float64)[rows][:, cols]
-    mask = held["used"][rows] & np.isfinite(true)
-    em = calibrate_errors(values, var, np.nan_to_num(true), np.zeros_like(true), mask,
-                          (values - spec.center) / spec.scale)
+    if true_labels:
+        if train.extras.get("label_true") is None:
+            return None
+        obs = np.asarray(train.extras["label_true"], np.float64)[rows][:, cols]
+        obs_err = np.zeros_like(obs)
+    else:
+        obs = train["label"].values[rows][:, cols]
+        obs_err = train["label"].errors[rows][:, cols]
+    mask = held["used"][rows] & np.isfinite(obs)
+    em = calibrate(values, var, np.nan_to_num(obs), np.where(mask, np.nan_to_num(obs_err), 0.0),
+                   mask, (values - spec.center) / spec.scale)
     stat_raw = label.statistical_var / model.error_scale["label"] ** 2
-    model_err = model_error_at(em.sigma, em.trend, (label.values - spec.center) / spec.scale)
-    return np.sqrt(em.scale**2 * stat_raw + model_err**2)
+    model_err = at(em.sigma, em.trend, (label.values - spec.center) / spec.scale)
+    return np.sqrt(em.scale**2 * stat_raw + model_err**2), np.asarray(em.uncertainty)
+
+
+def save_held_out(path: Path, model: LuxModel, train: Dataset, label: OutputPrediction,
+                  truth: np.ndarray, snr: np.ndarray) -> None:
+    """The held-out record, the training labels and the test predictions of one set, to
+    re-evaluate error models offline."""
+    spec = model.specs["label"]
+    cols = [list(train["label"].names).index(n) for n in spec.names]
+    held = model.held_out["label"]
+    true = train.extras.get("label_true")
+    np.savez(path, names=np.array(spec.names), center=spec.center, scale=spec.scale,
+             held_values=held["values"], held_var=held["statistical_var"],
+             held_used=held["used"], train_label=train["label"].values[:, cols],
+             train_err=train["label"].errors[:, cols],
+             train_true=np.full(0, np.nan) if true is None else np.asarray(true)[:, cols],
+             test_values=label.values,
+             test_raw_var=label.statistical_var / model.error_scale["label"] ** 2,
+             test_truth=truth, test_snr=snr)
 
 
 def nf_flag_short(text: str) -> str:
@@ -212,11 +276,26 @@ def flag(s: dict) -> str:
     return "PASS" if not bad else "FAIL(" + ",".join(bad) + ")"
 
 
+def conservatism(rows: list[dict]) -> str:
+    """How many label rows have std below the window (errors too large), and by how
+    much."""
+    low = sorted(r["zstd"] for r in rows if r["zstd"] < WINDOWS["std"][0])
+    if not low:
+        return f"0 / {len(rows)} below {WINDOWS['std'][0]}"
+    return (f"{len(low)} / {len(rows)} below {WINDOWS['std'][0]} (std "
+            f"{low[0]:.2f}-{low[-1]:.2f}, median {np.median(low):.2f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS),
-                    help="which sets (default: all six)")
+                    help="which sets (default: all)")
     add_set_arguments(ap)
+    ap.add_argument("--data-seeds", type=int, nargs="+", default=None,
+                    help="run each set once per maker seed given, instead of its own seed")
+    ap.add_argument("--fold-rounds", default=None,
+                    help="Lux(fold_rounds=...): an integer, or 'scratch' for folds fitted "
+                         "from scratch (default: Lux's)")
     ap.add_argument("--fast", action="store_true",
                     help="Lux(latents=M + 1, calibrate=False) instead of defaults (plumbing)")
     ap.add_argument("--no-ridge", action="store_true", help="skip the ridge reference")
@@ -226,45 +305,61 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse ridge RMSEs from a JSON this script wrote (sets with the "
                          "same sizes and seed; e.g. benchmarks/results/"
                          "ridge_calibration_sets.json) instead of refitting")
+    ap.add_argument("--save-held-out", type=Path, default=None,
+                    help="folder for each set's held-out record and test predictions")
     ap.add_argument("--json", type=Path, default=None, help="also write results here")
     a = ap.parse_args(argv)
     if a.ridge_only and a.no_ridge:
         ap.error("--ridge-only and --no-ridge exclude each other")
     a.work.mkdir(parents=True, exist_ok=True)
-    lux_kw = {"latents": "M+1", "calibrate": False} if a.fast else {}
+    if a.save_held_out:
+        a.save_held_out.mkdir(parents=True, exist_ok=True)
+    lux_kw: dict = {"latents": "M+1", "calibrate": False} if a.fast else {}
+    if a.fold_rounds is not None:
+        lux_kw["fold_rounds"] = None if a.fold_rounds == "scratch" else int(a.fold_rounds)
     print(f"# {machine()}")
     print(("# ridge only" if a.ridge_only else
            f"# Lux({', '.join(f'{k}={v}' for k, v in lux_kw.items())})") + "; "
           f"{'small sets (300/200)' if a.small else 'full sizes'}")
 
     header = ["set", "label", "rmse", "ridge", "lux/ridge", "cannon", "std", "cov1", "cov2",
-              "t_min", "t_max", "err_unc", "std_nf", "flag", "flag_nf"]
-    rows, result = [], {"lux_kw": lux_kw, "small": a.small, "sets": {}}
+              "t_min", "t_max", "err_unc", "lim", "std_prev", "unc_prev", "std_nf", "flag",
+              "flag_nf"]
+    rows, result = [], {"lux_kw": {k: str(v) for k, v in lux_kw.items()}, "small": a.small,
+                        "sets": {}}
     cached = json.loads(a.ridge_from.read_text())["sets"] if a.ridge_from else {}
-    for name in a.sets:
-        spec = SETS[name]
+    runs = [(name, SETS[name] if seed is None else replace(SETS[name], seed=seed),
+             name if seed is None else f"{name}_s{seed}")
+            for name in a.sets for seed in (a.data_seeds or [None])]
+    for name, spec, key in runs:
         t0 = time.perf_counter()
-        train, test, truth, snr = make_set(name, spec, a.shared, a.work, a.small)
+        train, test, truth, snr = make_set(key, spec, a.shared, a.work, a.small)
         t_data = time.perf_counter() - t0
         names = list(train["label"].names)
         if a.ridge_only:
             t0 = time.perf_counter()
             yr = ridge_predict(train, test, RIDGE_ALPHAS, standardize=True)
             ridge = np.sqrt(np.nanmean((yr - truth) ** 2, axis=0))
-            print(f"  {name}: {train.n} / {test.n} stars; data {t_data:.0f} s, ridge "
+            print(f"  {key}: {train.n} / {test.n} stars; data {t_data:.0f} s, ridge "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
-            result["sets"][name] = {
-                "n_train": train.n, "n_test": test.n, "seed": spec.seed,
+            result["sets"][key] = {
+                "set": name, "n_train": train.n, "n_test": test.n, "seed": spec.seed,
                 "labels": {k: {"ridge_rmse": float(r), "cannon_rmse":
                                CANNON_LINETOY.get(k) if spec.cannon else None}
                            for k, r in zip(names, ridge, strict=True)}}
             continue
-        kw = dict(lux_kw, latents=train["label"].dim + 1) if a.fast else lux_kw
+        kw = dict(lux_kw, latents=train["label"].dim + 1) if a.fast else dict(lux_kw)
+        if spec.latents and not a.fast:
+            kw["latents"] = spec.latents
         label, model, (t_fit, t_pred) = fit_predict_labels(train, test, **kw)
+        if a.save_held_out and model.held_out.get("label") is not None:
+            save_held_out(a.save_held_out / f"{key}.npz", model, train, label, truth, snr)
         stats = label_stats(label.values, label.errors, truth, snr=snr)
-        err_nf = errors_noise_free_labels(model, train, label)
-        stats_nf = None if err_nf is None else label_stats(label.values, err_nf, truth, snr=snr)
-        ridge, old = None, cached.get(name, {})
+        nf = relearned_errors(model, train, label, true_labels=True)
+        stats_nf = None if nf is None else label_stats(label.values, nf[0], truth, snr=snr)
+        prev = relearned_errors(model, train, label, rule=error_model_maximum)
+        stats_prev = None if prev is None else label_stats(label.values, prev[0], truth)
+        ridge, old = None, cached.get(key, {})
         if not a.no_ridge and (old.get("n_train"), old.get("n_test"), old.get("seed")) == \
                 (train.n, test.n, spec.seed):
             ridge = np.array([old["labels"][k]["ridge_rmse"] for k in names])
@@ -274,28 +369,37 @@ def main(argv: list[str] | None = None) -> int:
             yr = ridge_predict(train, test, RIDGE_ALPHAS, standardize=True)
             ridge = np.sqrt(np.nanmean((yr - truth) ** 2, axis=0))
             t_ridge = time.perf_counter() - t0
-        print(f"  {name}: {train.n} / {test.n} stars, P = {model.n_latents}; data "
+        print(f"  {key}: {train.n} / {test.n} stars, P = {model.n_latents}; data "
               f"{t_data:.0f} s, train {t_fit:.0f} s, predict {t_pred:.1f} s"
               + ("" if ridge is None else f", ridge {t_ridge:.0f} s"), flush=True)
-        rec = {"n_train": train.n, "n_test": test.n, "seed": spec.seed, "P": model.n_latents,
+        rec = {"set": name, "n_train": train.n, "n_test": test.n, "seed": spec.seed,
+               "P": model.n_latents,
                "train_s": t_fit, "predict_s": t_pred, "labels": {}}
         unc = model.error_uncertainty.get("label", np.full(len(names), np.nan))
         for j, (lab, s) in enumerate(zip(names, stats, strict=True)):
-            nf = None if stats_nf is None else stats_nf[j]
-            s = dict(s, flag=flag(s), err_unc=float(unc[j]),
-                     zstd_noise_free_labels=None if nf is None else nf["zstd"],
-                     flag_noise_free_labels=None if nf is None else flag(nf))
+            f_nf = None if stats_nf is None else stats_nf[j]
+            s = dict(s, flag=flag(s), err_unc=float(unc[j]), lim=1.15 + 2.0 * float(unc[j]),
+                     zstd_prev=None if prev is None else stats_prev[j]["zstd"],
+                     err_unc_prev=None if prev is None else float(prev[1][j]),
+                     zstd_noise_free_labels=None if f_nf is None else f_nf["zstd"],
+                     flag_noise_free_labels=None if f_nf is None else flag(f_nf))
+            s["over"] = bool(s["zstd"] > s["lim"])
+            if prev is not None:
+                s["over_prev"] = bool(s["zstd_prev"] > 1.15 + 2.0 * s["err_unc_prev"])
             r = None if ridge is None else float(ridge[j])
             c = CANNON_LINETOY.get(lab) if spec.cannon else None
             s.update(ridge_rmse=r, cannon_rmse=c)
             rec["labels"][lab] = s
-            rows.append([name, lab, s["rmse"], "" if r is None else r,
+            rows.append([key, lab, s["rmse"], "" if r is None else r,
                          "" if r is None else s["rmse"] / r, "" if c is None else c,
                          s["zstd"], s["cov1"], s["cov2"], s["tercile_zstd_min"],
                          s["tercile_zstd_max"], s["err_unc"],
-                         "" if nf is None else nf["zstd"], s["flag"],
-                         "" if nf is None else nf_flag_short(flag(nf))])
-        result["sets"][name] = rec
+                         f"{s['lim']:.3f}" + (" over" if s["over"] else ""),
+                         "" if prev is None else s["zstd_prev"],
+                         "" if prev is None else s["err_unc_prev"],
+                         "" if f_nf is None else f_nf["zstd"], s["flag"],
+                         "" if f_nf is None else nf_flag_short(flag(f_nf))])
+        result["sets"][key] = rec
     if rows:
         print()
         print(text_table(header, rows))
@@ -307,16 +411,30 @@ def main(argv: list[str] | None = None) -> int:
         if any(r[-1] for r in rows):
             print(f"{n_nf} / {len(rows)} with the error model learned against the true "
                   "training labels (flag_nf: what the catalogue noise leaves)")
+        labs = [s for rec in result["sets"].values() for s in rec["labels"].values()]
+        over = [f"{k} {lab} {s['zstd']:.2f} > {s['lim']:.2f}"
+                for k, rec in result["sets"].items() for lab, s in rec["labels"].items()
+                if s["over"]]
+        print(f"{len(over)} / {len(labs)} rows with std above 1.15 + 2 err_unc"
+              + (": " + "; ".join(over) if over else ""))
+        print(f"too large (std < {WINDOWS['std'][0]}): {conservatism(labs)}")
+        if all(s.get("zstd_prev") is not None for s in labs):
+            over_prev = [f"{k} {lab} {s['zstd_prev']:.2f}"
+                         for k, rec in result["sets"].items()
+                         for lab, s in rec["labels"].items() if s["over_prev"]]
+            print(f"previous rule: {len(over_prev)} / {len(labs)} above 1.15 + 2 unc_prev"
+                  + (": " + "; ".join(over_prev) if over_prev else "") + "; too large: "
+                  + conservatism([{"zstd": s["zstd_prev"]} for s in labs]))
     print("\naccuracy, RMSE vs truth (reference rows: ridge on each set; the Cannon's "
           "README figures, line toy 5,000 / 2,000 seed 0)")
-    for name, rec in result["sets"].items():
+    for key, rec in result["sets"].items():
         labs = list(rec["labels"])
         acc = [] if a.ridge_only else \
-            [[f"{name} starlux", *[rec["labels"][k]["rmse"] for k in labs]]]
+            [[f"{key} starlux", *[rec["labels"][k]["rmse"] for k in labs]]]
         if not a.no_ridge:
-            acc.append([f"{name} ridge", *[rec["labels"][k]["ridge_rmse"] for k in labs]])
-        if SETS[name].cannon:
-            acc.append([f"{name} Cannon", *[CANNON_LINETOY.get(k, "") for k in labs]])
+            acc.append([f"{key} ridge", *[rec["labels"][k]["ridge_rmse"] for k in labs]])
+        if SETS[rec["set"]].cannon:
+            acc.append([f"{key} Cannon", *[CANNON_LINETOY.get(k, "") for k in labs]])
         print(text_table(["", *labs], acc))
     write_json(a.json, result)
     return 0

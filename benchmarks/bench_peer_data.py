@@ -29,6 +29,7 @@ import json
 import sys
 from pathlib import Path
 
+import error_model_maximum
 import numpy as np
 from _common import (
     fit_predict_labels,
@@ -38,6 +39,7 @@ from _common import (
     text_table,
     write_json,
 )
+from bench_calibration import relearned_errors
 
 from starlux.data import Dataset
 
@@ -97,10 +99,21 @@ def main(argv: list[str] | None = None) -> int:
             ["starlux bias", *[s["bias"] for s in stats], ""],
             ["std((pred-truth)/err)", *[s["zstd"] for s in stats], ""],
             ["1-sigma coverage", *[s["cov1"] for s in stats], ""]]
+    unc = model.error_uncertainty.get("label")
+    prev = relearned_errors(model, train, lab, rule=error_model_maximum)
+    if unc is not None:
+        rows.append(["error-bar uncertainty", *np.asarray(unc).tolist(), ""])
+    if prev is not None:  # the previous rule on the same held-out and test predictions
+        stats_prev = label_stats(val, prev[0], truth)
+        rows += [["std, previous rule", *[s["zstd"] for s in stats_prev], ""],
+                 ["uncertainty, previous", *prev[1].tolist(), ""]]
     out = {"data": a.data.name, "meta": meta, "latents": p, "standardize": a.standardize,
            "train_s": t_fit, "predict_s": t_pred, "peak_rss_mb": peak_rss_mb(),
            "label_names": names, "stats": stats, "rmse": rmse.tolist(),
-           "mean_rmse": float(rmse.mean())}
+           "mean_rmse": float(rmse.mean()),
+           "err_unc": None if unc is None else np.asarray(unc).tolist(),
+           "zstd_prev": None if prev is None else [s["zstd"] for s in stats_prev],
+           "err_unc_prev": None if prev is None else prev[1].tolist()}
     if a.peer_json:
         peer = json.loads(a.peer_json.read_text())
         pr = np.array(peer["rmse_vs_true"])

@@ -40,6 +40,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import error_model_maximum
 import numpy as np
 from _common import (
     fit_predict_labels,
@@ -49,6 +50,7 @@ from _common import (
     text_table,
     write_json,
 )
+from bench_calibration import relearned_errors
 
 from starlux.data import Dataset
 
@@ -125,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# data {a.data.name}: {len(label)} stars x {flux.shape[1]} px; "
           f"{a.n_train} train per split; seeds {a.seeds}; "
           f"starlux Lux({', '.join(f'{k}={v}' for k, v in lux_kw.items())})")
-    ridge_rmse, lux = [], {t: {"rmse": [], "pred": [], "err": [], "cat": [], "bias": []}
-                           for t in transforms}
+    ridge_rmse, lux = [], {t: {"rmse": [], "pred": [], "err": [], "cat": [], "bias": [],
+                               "err_prev": [], "unc": []} for t in transforms}
     per_split = []
     for seed in a.seeds:
         tr, te = split(len(label), a.n_train, seed)
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             lux[t]["pred"].append(val)
             lux[t]["err"].append(sig)
             lux[t]["cat"].append(label[te])
+            # the previous error-model rule on the same held-out and test predictions
+            prev = relearned_errors(model, train, lab, rule=error_model_maximum)
+            lux[t]["err_prev"].append(None if prev is None else prev[0])
+            lux[t]["unc"].append(model.error_uncertainty.get("label"))
             rec[t] = {"rmse": lux[t]["rmse"][-1].tolist(), "bias": r.mean(0).tolist(),
                       "P": int(model.n_latents), "train_s": secs[0], "predict_s": secs[1],
                       "extra_missing_entries": extra}
@@ -171,13 +177,27 @@ def main(argv: list[str] | None = None) -> int:
         ratio = (rm / ridge_rmse).mean(0)
         bias = np.array(lux[t]["bias"]).mean(0)
         tag = "" if len(transforms) == 1 else f" [{t}]"
+        if all(e is not None for e in lux[t]["err_prev"]):
+            pooled_prev = label_stats(np.concatenate(lux[t]["pred"]),
+                                      np.concatenate(lux[t]["err_prev"]),
+                                      np.concatenate(lux[t]["cat"]),
+                                      ref_err=np.broadcast_to(LABEL_ERRORS, (
+                                          sum(map(len, lux[t]["cat"])), len(names))))
+            rows.append([f"pooled std(z), previous rule{tag}",
+                         *[p["zstd"] for p in pooled_prev]])
+            result.setdefault(t, {})["pooled_prev"] = pooled_prev
+        if all(u is not None for u in lux[t]["unc"]):
+            unc = np.mean(lux[t]["unc"], axis=0)
+            rows.append([f"error-bar uncertainty, mean{tag}", *unc.tolist()])
+            result.setdefault(t, {})["err_unc_mean"] = unc.tolist()
         rows += [[f"starlux RMSE{tag}", *rm.mean(0).tolist()],
                  [f"starlux / ridge{tag}", *ratio.tolist()],
                  [f"starlux bias{tag}", *bias.tolist()],
                  [f"starlux pooled std(z){tag}", *[p["zstd"] for p in pooled]],
                  [f"starlux pooled 1-sigma cov.{tag}", *[p["cov1"] for p in pooled]]]
-        result[t] = {"rmse_mean": rm.mean(0).tolist(), "ratio_to_ridge": ratio.tolist(),
-                     "bias_mean": bias.tolist(), "pooled": pooled}
+        result.setdefault(t, {}).update(
+            rmse_mean=rm.mean(0).tolist(), ratio_to_ridge=ratio.tolist(),
+            bias_mean=bias.tolist(), pooled=pooled)
     print(f"\nmeans over {len(a.seeds)} splits; z = (pred - catalogue) / "
           "sqrt(err^2 + catalogue_err^2)")
     print(text_table(["", *names], rows))
