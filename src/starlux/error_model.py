@@ -50,6 +50,7 @@ bars are known (:func:`error_bar_uncertainty`) comes from the same posterior.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,7 +252,8 @@ def _trapezoid_log_weights(x: np.ndarray, h: np.ndarray) -> tuple[float, np.ndar
     return top + math.log(total), w / total
 
 
-def _zoom(log_f, lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _zoom(log_f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float,
+          n: int) -> tuple[np.ndarray, np.ndarray]:
     """A grid of ``n`` points over [lo, hi] narrowed (at most 8 times) to where
     ``log_f`` is within :data:`POSTERIOR_DROP` of its largest value, until that region
     spans at least half of the grid: the returned grid resolves the mass of exp(log_f)
@@ -268,7 +270,7 @@ def _zoom(log_f, lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _log_s2_integrand(c2: float, r2: np.ndarray, e2: np.ndarray, v: np.ndarray,
-                      g: np.ndarray, floor: float):
+                      g: np.ndarray, floor: float) -> Callable[[np.ndarray], np.ndarray]:
     """x -> ln[likelihood * Jeffreys prior * Jacobian] of ``sigma^2 = e^x - floor``
     for one label at a given c^2 (a vectorised function of the grid x)."""
     base = c2 * v + e2
