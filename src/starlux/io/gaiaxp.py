@@ -206,8 +206,10 @@ def _probe_rows() -> list[dict[str, object]]:
 def _quiet() -> Iterator[None]:
     """Keep GaiaXPy's progress messages, progress bar and import-time warnings of its
     dependencies off starlux's stdout / stderr (they are not about the user's data),
-    and its matplotlib settings out of the process: importing GaiaXPy turns on
-    ``text.usetex``, after which every figure needs a LaTeX installation."""
+    and two of its global settings out of the process: importing GaiaXPy turns on
+    matplotlib's ``text.usetex`` (after which every figure needs a LaTeX installation)
+    and a filter that hides every RuntimeWarning. (Its NumPy legacy print mode is
+    left: GaiaXPy's own file writers need it.)"""
     import matplotlib
 
     sink = io.StringIO()
