@@ -138,7 +138,7 @@ def test_the_posterior_grids_integrate_what_a_dense_grid_does():
     v = 0.3 * rng.uniform(0.2, 2.0, n)
     e2 = rng.uniform(0.2, 1.0, n)
     r2 = (0.8 * v + 0.1 + e2) * rng.chisquare(1, n)
-    post = posterior([r2], [e2], [v], [np.ones(n)], start_c2=1.0)
+    post = posterior([r2], [e2], [v], [np.ones(n)], c2=1.0)
     y = np.linspace(-6.0, 6.0, 401)[:, None]  # ln c^2, the range the posterior searches
     x = np.linspace(np.log(0.01), np.log(1000.01), 1001)  # sigma^2 = e^x - 0.01, to 1000
     s2 = np.exp(x)[None, :] - 0.01

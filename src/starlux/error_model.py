@@ -35,16 +35,17 @@ and it is kept only when it raises the log-likelihood of the held-out residuals 
 than the Bayesian information criterion's price of its 2D shared coefficients,
 ``D ln(entries)``: otherwise the model error is one constant per label.
 
-The trend's shape maximises the (penalised) likelihood of all residuals together. The
-reported ``c^2`` and ``sigma_j^2`` are then their *posterior means* given the residuals
-(:func:`posterior`), not the maximum: the predictive variance of a new star is
-``E[c^2] var_stat + E[sigma_j^2] g``, averaged over what the residuals leave open. Why:
-when the catalogue noise dominates a label's residuals, its maximum-likelihood
-``sigma_j^2`` lands on zero in a large share of catalogues although the data cannot
-exclude a model error several times what that leaves; the errors of such a label were
-then up to 3x too small on new stars. The posterior mean is never zero and, when
-the data do fix ``sigma_j``, equals the maximum to within ``1 / N``. How well the error
-bars are known (:func:`error_bar_uncertainty`) comes from the same posterior.
+The trend's shape and ``c^2`` maximise the (penalised) likelihood of all residuals
+together; each ``sigma_j^2`` is then the *mean of its posterior* given the residuals and
+that ``c^2`` (:func:`posterior`), not its maximum: the model-error variance of a new
+star is averaged over what the residuals leave open. Why: when the catalogue noise
+dominates a label's residuals, its maximum-likelihood ``sigma_j^2`` lands on zero in a
+large share of catalogues although the data cannot exclude a model error several times
+what that leaves; the errors of such a label were then up to 3x too small on new
+stars. The posterior mean is never zero and, when the data do fix ``sigma_j``, equals
+the maximum to within ``1 / N``. How well the error bars are known
+(:func:`error_bar_uncertainty`) comes from the posterior of ``c^2``, every
+``sigma_j^2`` and the trend together.
 """
 
 from __future__ import annotations
@@ -142,17 +143,17 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
         position: (N, D) the predicted labels in model units (the trend's ``u``);
             ``None`` for a constant model error.
 
-    The trend's shape is its penalised maximum-likelihood fit; ``c^2`` and every
-    ``sigma_j^2`` are then the means of their posterior given the held-out residuals
-    (:func:`posterior`), so that the reported variance ``c^2 var_stat + sigma_j^2 g`` is
-    the predictive variance of a new star, averaged over what the residuals leave
-    open: a model error they cannot tell from zero contributes what they cannot
-    exclude, not zero. ``sigma_j^2`` is raised, where that is larger, to the root of
-    the unbiased truth equation ``mean[(r^2 - err_obs^2) / (c^2 var_stat +
-    sigma_j^2 g)] = 1`` (``g`` the trend factor) lowered by its standard error: a guard
-    for the case the Gaussian likelihood gets wrong, a model error that grows with the
-    catalogue error (the likelihood is pulled towards the stars with precise
-    catalogue values; the truth equation is unbiased whatever the mix, but noisy).
+    The trend's shape and ``c^2`` are their penalised maximum-likelihood fit; every
+    ``sigma_j^2`` is then the mean of its posterior given the held-out residuals and
+    that ``c^2`` (:func:`posterior`), so that the reported model-error variance is
+    averaged over what the residuals leave open: a model error they cannot tell from
+    zero contributes what they cannot exclude, not zero. ``sigma_j^2`` is raised, where
+    that is larger, to the root of the unbiased truth equation ``mean[(r^2 - err_obs^2) /
+    (c^2 var_stat + sigma_j^2 g)] = 1`` (``g`` the trend factor) lowered by its standard
+    error: a guard for the case the Gaussian likelihood gets wrong, a model error that
+    grows with the catalogue error (the likelihood is pulled towards the stars with
+    precise catalogue values; the truth equation is unbiased whatever the mix, but
+    noisy).
     With fewer than 5 held-out entries of a label its sigma is 0; with no usable label
     at all, ``c = 1`` and zeros.
     """
@@ -187,10 +188,14 @@ def calibrate_errors(pred_values: np.ndarray, pred_var: np.ndarray, obs: np.ndar
         if constant.nll - trended.nll > 0.5 * n_feat * math.log(n_entries):
             best = trended
     factors = [np.exp(_exponent(best.phi[j], best.coef[:, j])) for j in range(len(cols))]
-    post = posterior(r2, e2, v, factors, start_c2=best.c2)
-    c2 = post.mean_c2()
+    # sigma_j^2: its posterior mean given c^2 at the mode (c^2 is the shared scale of the
+    # statistical errors of stars of every SNR; integrating it too lets the zero bound
+    # of every label's sigma_j^2 pull it down: 0.66 instead of 1.16 on pollux's data,
+    # where the model errors are zero). Its uncertainty enters ``uncertainty``.
+    c2 = best.c2
+    post = posterior(r2, e2, v, factors, c2=c2)
     s2s = []
-    for j, s2_post in enumerate(post.mean_s2()):
+    for j, s2_post in enumerate(posterior(r2, e2, v, factors, c2=c2, fixed=True).mean_s2()):
         s2_truth, se = _truth_root(r2[j] - e2[j], c2 * v[j], factors[j])
         s2s.append(max(s2_post, s2_truth - se))
     sigma = np.zeros(d)
@@ -285,7 +290,7 @@ def _log_s2_integrand(c2: float, r2: np.ndarray, e2: np.ndarray, v: np.ndarray,
 
 
 def posterior(r2: list[np.ndarray], e2: list[np.ndarray], v: list[np.ndarray],
-              g: list[np.ndarray], start_c2: float = 1.0) -> Posterior:
+              g: list[np.ndarray], c2: float = 1.0, fixed: bool = False) -> Posterior:
     """The posterior of ``c^2`` and ``sigma_j^2`` given squared held-out residuals
     ``r2`` (per label (N_j,)), catalogue variances ``e2``, statistical variances ``v``
     and trend factors ``g``, each residual Gaussian with variance
@@ -300,12 +305,13 @@ def posterior(r2: list[np.ndarray], e2: list[np.ndarray], v: list[np.ndarray],
     grids: over ``ln c^2`` the log marginal ``ln N(ln c^2) + sum_j ln int L_j``, and for
     each label over ``x = ln(sigma_j^2 + f_j)`` (``f_j`` the standard error of
     ``sigma_j^2`` at zero: linear near the boundary, logarithmic far from it). Both
-    grids are narrowed to where the posterior lives (:func:`_zoom`). ``start_c2``
-    (the penalised maximum) centres the search over ``c^2``.
+    grids are narrowed to where the posterior lives (:func:`_zoom`). ``c2`` (the
+    penalised maximum) centres the search over ``c^2``; with ``fixed`` the posterior of
+    each ``sigma_j^2`` is given ``c^2 = c2`` instead (a one-point grid).
     """
     floors = []
     for j in range(len(r2)):
-        t0 = np.maximum(start_c2 * v[j] + e2[j], 1e-300)
+        t0 = np.maximum(c2 * v[j] + e2[j], 1e-300)
         info = 0.5 * float(np.sum((g[j] / t0) ** 2))
         floors.append(max(1.0 / math.sqrt(max(info, 1e-300)), 1e-12))
     tops = [math.log(floors[j] + 1e3 / max(float(np.median(g[j])), 1e-300))
@@ -325,10 +331,15 @@ def posterior(r2: list[np.ndarray], e2: list[np.ndarray], v: list[np.ndarray],
         return np.array([-0.5 * lam_c * yk**2 + sum(r[0] for r in rows)
                          for yk, rows in zip(y, last, strict=True)])
 
-    y0 = math.log(max(start_c2, 1e-4))
-    lo, hi = max(y0 - 6.0, math.log(1e-4)), min(y0 + 6.0, math.log(1e4))
-    y, h = _zoom(log_marginal, lo, hi, GRID_OUTER)  # ``last`` holds this grid's rows
-    _, w = _trapezoid_log_weights(y, h)
+    y0 = math.log(max(c2, 1e-4))
+    if fixed:
+        y = np.array([y0])
+        log_marginal(y)
+        w = np.ones(1)
+    else:
+        lo, hi = max(y0 - 6.0, math.log(1e-4)), min(y0 + 6.0, math.log(1e4))
+        y, h = _zoom(log_marginal, lo, hi, GRID_OUTER)  # ``last`` holds this grid's rows
+        _, w = _trapezoid_log_weights(y, h)
     s2 = [np.stack([rows[j][1] for rows in last]) for j in range(len(r2))]
     ws = [np.stack([rows[j][2] for rows in last]) for j in range(len(r2))]
     return Posterior(np.exp(y), w, s2, ws)
