@@ -57,8 +57,9 @@ toy_noisy   line_toy.py --n-train 2000 --n-test 1000 --seed 21, training labels
 ``--data-seeds S ...`` runs every chosen set once per maker seed S instead of its own
 seed (cached as ``NAME_sS``); ``--fold-rounds scratch`` fits the calibration folds from
 scratch (``Lux(fold_rounds=None)``); ``--save-held-out DIR`` writes, per set, the
-held-out record and the test predictions (``NAME.npz``) to re-evaluate error models
-offline.
+held-out record and the test predictions (``NAME.npz``, a few MB), and
+``--from-held-out DIR`` re-learns and scores the error models from them without
+training (seconds per set; the same table).
 
 Usage::
 
@@ -206,56 +207,70 @@ def make_set(name: str, spec: SetSpec, shared: Path, work: Path, small: bool
     return train, test, d["test_label_true"], d["test_snr"]
 
 
-def relearned_errors(model: LuxModel, train: Dataset, label: OutputPrediction,
-                     true_labels: bool = False, rule=None
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(N_test, D) the test stars' errors, and (D,) the error-bar uncertainty, from an
-    error model re-learned on ``model.held_out``: with ``rule`` (a module with
-    ``calibrate_errors`` and ``model_error_at``; default starlux's) and against the
-    training stars' catalogue labels, or with ``true_labels`` against their true labels
-    (``train.extras["label_true"]``, no catalogue noise); ``None`` when the model or the
-    set lacks what it needs."""
+def held_out_record(model: LuxModel, train: Dataset, label: OutputPrediction,
+                    truth: np.ndarray, snr: np.ndarray, **info: float) -> dict | None:
+    """One set's held-out record (``model.held_out``), the training stars' catalogue
+    and true labels (columns in model order) and the test predictions with their
+    statistical variance before the scale c: all an error model needs to be re-learned
+    and scored (:func:`errors_from_record`); ``None`` for a model without calibration."""
     held = model.held_out.get("label")
     if held is None or held["values"].shape[0] != train.n:
         return None
-    calibrate, at = ((calibrate_errors, model_error_at) if rule is None
-                     else (rule.calibrate_errors, rule.model_error_at))
     spec = model.specs["label"]
     cols = [list(train["label"].names).index(n) for n in spec.names]
-    rows = np.isfinite(held["values"]).all(axis=1)
-    values, var = held["values"][rows], held["statistical_var"][rows]
+    true = train.extras.get("label_true")
+    return dict(names=np.array(spec.names), center=spec.center, scale=spec.scale,
+                held_values=held["values"], held_var=held["statistical_var"],
+                held_used=held["used"], train_label=train["label"].values[:, cols],
+                train_err=train["label"].errors[:, cols],
+                train_true=np.full(0, np.nan) if true is None else
+                np.asarray(true, np.float64)[:, cols],
+                test_values=label.values,
+                test_raw_var=label.statistical_var / model.error_scale["label"] ** 2,
+                test_truth=truth, test_snr=snr, **info)
+
+
+def errors_from_record(rec: dict, true_labels: bool = False, rule=None
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(N_test, D) the test stars' errors, and (D,) the error-bar uncertainty, from an
+    error model re-learned on a held-out record (:func:`held_out_record`): with
+    ``rule`` (a module with ``calibrate_errors`` and ``model_error_at``; default
+    starlux's) against the training stars' catalogue labels, or with ``true_labels``
+    against their true labels (no catalogue noise); ``None`` without true labels."""
+    calibrate, at = ((calibrate_errors, model_error_at) if rule is None
+                     else (rule.calibrate_errors, rule.model_error_at))
+    rows = np.isfinite(rec["held_values"]).all(axis=1)
+    values, var = rec["held_values"][rows], rec["held_var"][rows]
     if true_labels:
-        if train.extras.get("label_true") is None:
+        if rec["train_true"].size == 0:
             return None
-        obs = np.asarray(train.extras["label_true"], np.float64)[rows][:, cols]
-        obs_err = np.zeros_like(obs)
+        obs, obs_err = rec["train_true"][rows], np.zeros_like(values)
     else:
-        obs = train["label"].values[rows][:, cols]
-        obs_err = train["label"].errors[rows][:, cols]
-    mask = held["used"][rows] & np.isfinite(obs)
+        obs, obs_err = rec["train_label"][rows], rec["train_err"][rows]
+    mask = rec["held_used"][rows] & np.isfinite(obs)
+    center, scale = rec["center"], rec["scale"]
     em = calibrate(values, var, np.nan_to_num(obs), np.where(mask, np.nan_to_num(obs_err), 0.0),
-                   mask, (values - spec.center) / spec.scale)
-    stat_raw = label.statistical_var / model.error_scale["label"] ** 2
-    model_err = at(em.sigma, em.trend, (label.values - spec.center) / spec.scale)
-    return np.sqrt(em.scale**2 * stat_raw + model_err**2), np.asarray(em.uncertainty)
+                   mask, (values - center) / scale)
+    model_err = at(em.sigma, em.trend, (rec["test_values"] - center) / scale)
+    return (np.sqrt(em.scale**2 * rec["test_raw_var"] + model_err**2),
+            np.asarray(em.uncertainty))
+
+
+def relearned_errors(model: LuxModel, train: Dataset, label: OutputPrediction,
+                     true_labels: bool = False, rule=None
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`errors_from_record` on a trained model's own held-out record."""
+    rec = held_out_record(model, train, label, np.zeros(0), np.zeros(0))
+    return None if rec is None else errors_from_record(rec, true_labels, rule)
 
 
 def save_held_out(path: Path, model: LuxModel, train: Dataset, label: OutputPrediction,
-                  truth: np.ndarray, snr: np.ndarray) -> None:
-    """The held-out record, the training labels and the test predictions of one set, to
-    re-evaluate error models offline."""
-    spec = model.specs["label"]
-    cols = [list(train["label"].names).index(n) for n in spec.names]
-    held = model.held_out["label"]
-    true = train.extras.get("label_true")
-    np.savez(path, names=np.array(spec.names), center=spec.center, scale=spec.scale,
-             held_values=held["values"], held_var=held["statistical_var"],
-             held_used=held["used"], train_label=train["label"].values[:, cols],
-             train_err=train["label"].errors[:, cols],
-             train_true=np.full(0, np.nan) if true is None else np.asarray(true)[:, cols],
-             test_values=label.values,
-             test_raw_var=label.statistical_var / model.error_scale["label"] ** 2,
-             test_truth=truth, test_snr=snr)
+                  truth: np.ndarray, snr: np.ndarray, **info: float) -> None:
+    """Write one set's :func:`held_out_record` (``--save-held-out``; read back with
+    ``--from-held-out``)."""
+    rec = held_out_record(model, train, label, truth, snr, **info)
+    if rec is not None:
+        np.savez(path, **rec)
 
 
 def nf_flag_short(text: str) -> str:
@@ -274,6 +289,41 @@ def flag(s: dict) -> str:
             s["tercile_zstd_max"] > WINDOWS["tercile"][1]:
         bad.append("tercile")
     return "PASS" if not bad else "FAIL(" + ",".join(bad) + ")"
+
+
+def add_rows(rows: list[list], rec: dict, key: str, names: list[str], stats: list[dict],
+             unc: np.ndarray, nf: tuple | None, prev: tuple | None, values: np.ndarray,
+             truth: np.ndarray, snr: np.ndarray, ridge: np.ndarray | None,
+             spec: SetSpec) -> None:
+    """One set's labels into the printed table ``rows`` and the JSON record ``rec``:
+    ``stats`` with starlux's errors and uncertainty ``unc``; ``nf`` and ``prev``,
+    (errors, uncertainty) re-learned against the true training labels and with the
+    previous rule."""
+    stats_nf = None if nf is None else label_stats(values, nf[0], truth, snr=snr)
+    stats_prev = None if prev is None else label_stats(values, prev[0], truth)
+    for j, (lab, s) in enumerate(zip(names, stats, strict=True)):
+        f_nf = None if stats_nf is None else stats_nf[j]
+        s = dict(s, flag=flag(s), err_unc=float(unc[j]), lim=1.15 + 2.0 * float(unc[j]),
+                 zstd_prev=None if prev is None else stats_prev[j]["zstd"],
+                 err_unc_prev=None if prev is None else float(prev[1][j]),
+                 zstd_noise_free_labels=None if f_nf is None else f_nf["zstd"],
+                 flag_noise_free_labels=None if f_nf is None else flag(f_nf))
+        s["over"] = bool(s["zstd"] > s["lim"])
+        if prev is not None:
+            s["over_prev"] = bool(s["zstd_prev"] > 1.15 + 2.0 * s["err_unc_prev"])
+        r = None if ridge is None else float(ridge[j])
+        c = CANNON_LINETOY.get(lab) if spec.cannon else None
+        s.update(ridge_rmse=r, cannon_rmse=c)
+        rec["labels"][lab] = s
+        rows.append([key, lab, s["rmse"], "" if r is None else r,
+                     "" if r is None else s["rmse"] / r, "" if c is None else c,
+                     s["zstd"], s["cov1"], s["cov2"], s["tercile_zstd_min"],
+                     s["tercile_zstd_max"], s["err_unc"],
+                     f"{s['lim']:.3f}" + (" over" if s["over"] else ""),
+                     "" if prev is None else s["zstd_prev"],
+                     "" if prev is None else s["err_unc_prev"],
+                     "" if f_nf is None else f_nf["zstd"], s["flag"],
+                     "" if f_nf is None else nf_flag_short(flag(f_nf))])
 
 
 def conservatism(rows: list[dict]) -> str:
@@ -307,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                          "ridge_calibration_sets.json) instead of refitting")
     ap.add_argument("--save-held-out", type=Path, default=None,
                     help="folder for each set's held-out record and test predictions")
+    ap.add_argument("--from-held-out", type=Path, default=None,
+                    help="no training: re-learn and score the error models from the "
+                         "records --save-held-out wrote in this folder (seconds)")
     ap.add_argument("--json", type=Path, default=None, help="also write results here")
     a = ap.parse_args(argv)
     if a.ridge_only and a.no_ridge:
@@ -332,6 +385,33 @@ def main(argv: list[str] | None = None) -> int:
              name if seed is None else f"{name}_s{seed}")
             for name in a.sets for seed in (a.data_seeds or [None])]
     for name, spec, key in runs:
+        if a.from_held_out:
+            with np.load(a.from_held_out / f"{key}.npz") as f:
+                rec_np = {k: f[k] for k in f.files}
+            names = [str(n) for n in rec_np["names"]]
+            truth, snr = rec_np["test_truth"], rec_np["test_snr"]
+            values = rec_np["test_values"]
+            errors = errors_from_record(rec_np)
+            unc = errors[1]
+            stats = label_stats(values, errors[0], truth, snr=snr)
+            nf = errors_from_record(rec_np, true_labels=True)
+            prev = errors_from_record(rec_np, rule=error_model_maximum)
+            n_train, n_test = int(rec_np["held_values"].shape[0]), int(values.shape[0])
+            p_lat = int(rec_np["P"]) if "P" in rec_np else None
+            t_fit = float(rec_np["train_s"]) if "train_s" in rec_np else float("nan")
+            t_pred = float(rec_np["predict_s"]) if "predict_s" in rec_np else float("nan")
+            print(f"  {key}: {n_train} / {n_test} stars, P = {p_lat}; from "
+                  f"{a.from_held_out / key}.npz (trained in {t_fit:.0f} s)", flush=True)
+            result["sets"][key] = rec = {
+                "set": name, "n_train": n_train, "n_test": n_test, "seed": spec.seed,
+                "P": p_lat, "train_s": t_fit, "predict_s": t_pred, "labels": {}}
+            old = cached.get(key, {})
+            ridge = (np.array([old["labels"][k]["ridge_rmse"] for k in names])
+                     if (old.get("n_train"), old.get("n_test"), old.get("seed"))
+                     == (n_train, n_test, spec.seed) and not a.no_ridge else None)
+            add_rows(rows, rec, key, names, stats, unc, nf, prev, values, truth, snr,
+                     ridge, spec)
+            continue
         t0 = time.perf_counter()
         train, test, truth, snr = make_set(key, spec, a.shared, a.work, a.small)
         t_data = time.perf_counter() - t0
@@ -352,13 +432,13 @@ def main(argv: list[str] | None = None) -> int:
         if spec.latents and not a.fast:
             kw["latents"] = spec.latents
         label, model, (t_fit, t_pred) = fit_predict_labels(train, test, **kw)
-        if a.save_held_out and model.held_out.get("label") is not None:
-            save_held_out(a.save_held_out / f"{key}.npz", model, train, label, truth, snr)
+        info = {"P": model.n_latents, "train_s": t_fit, "predict_s": t_pred}
+        if a.save_held_out:
+            save_held_out(a.save_held_out / f"{key}.npz", model, train, label, truth, snr,
+                          **info)
         stats = label_stats(label.values, label.errors, truth, snr=snr)
         nf = relearned_errors(model, train, label, true_labels=True)
-        stats_nf = None if nf is None else label_stats(label.values, nf[0], truth, snr=snr)
         prev = relearned_errors(model, train, label, rule=error_model_maximum)
-        stats_prev = None if prev is None else label_stats(label.values, prev[0], truth)
         ridge, old = None, cached.get(key, {})
         if not a.no_ridge and (old.get("n_train"), old.get("n_test"), old.get("seed")) == \
                 (train.n, test.n, spec.seed):
@@ -372,34 +452,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key}: {train.n} / {test.n} stars, P = {model.n_latents}; data "
               f"{t_data:.0f} s, train {t_fit:.0f} s, predict {t_pred:.1f} s"
               + ("" if ridge is None else f", ridge {t_ridge:.0f} s"), flush=True)
-        rec = {"set": name, "n_train": train.n, "n_test": test.n, "seed": spec.seed,
-               "P": model.n_latents,
-               "train_s": t_fit, "predict_s": t_pred, "labels": {}}
+        result["sets"][key] = rec = {"set": name, "n_train": train.n, "n_test": test.n,
+                                     "seed": spec.seed, "labels": {}, **info}
         unc = model.error_uncertainty.get("label", np.full(len(names), np.nan))
-        for j, (lab, s) in enumerate(zip(names, stats, strict=True)):
-            f_nf = None if stats_nf is None else stats_nf[j]
-            s = dict(s, flag=flag(s), err_unc=float(unc[j]), lim=1.15 + 2.0 * float(unc[j]),
-                     zstd_prev=None if prev is None else stats_prev[j]["zstd"],
-                     err_unc_prev=None if prev is None else float(prev[1][j]),
-                     zstd_noise_free_labels=None if f_nf is None else f_nf["zstd"],
-                     flag_noise_free_labels=None if f_nf is None else flag(f_nf))
-            s["over"] = bool(s["zstd"] > s["lim"])
-            if prev is not None:
-                s["over_prev"] = bool(s["zstd_prev"] > 1.15 + 2.0 * s["err_unc_prev"])
-            r = None if ridge is None else float(ridge[j])
-            c = CANNON_LINETOY.get(lab) if spec.cannon else None
-            s.update(ridge_rmse=r, cannon_rmse=c)
-            rec["labels"][lab] = s
-            rows.append([key, lab, s["rmse"], "" if r is None else r,
-                         "" if r is None else s["rmse"] / r, "" if c is None else c,
-                         s["zstd"], s["cov1"], s["cov2"], s["tercile_zstd_min"],
-                         s["tercile_zstd_max"], s["err_unc"],
-                         f"{s['lim']:.3f}" + (" over" if s["over"] else ""),
-                         "" if prev is None else s["zstd_prev"],
-                         "" if prev is None else s["err_unc_prev"],
-                         "" if f_nf is None else f_nf["zstd"], s["flag"],
-                         "" if f_nf is None else nf_flag_short(flag(f_nf))])
-        result["sets"][key] = rec
+        add_rows(rows, rec, key, names, stats, unc, nf, prev, label.values, truth, snr,
+                 ridge, spec)
     if rows:
         print()
         print(text_table(header, rows))
