@@ -29,10 +29,14 @@ if TYPE_CHECKING:
     from .spec import ModelState
 
 __all__ = ["solve_block", "solve_latents", "LatentSolution", "prior_terms", "latent_prior",
-           "latent_caches", "N_GAUSS_NEWTON"]
+           "latent_caches", "N_GAUSS_NEWTON", "GN_TOLERANCE"]
 
-N_GAUSS_NEWTON = 8
-"""Gauss–Newton steps for the latents of objects whose inputs are not all exact."""
+N_GAUSS_NEWTON = 12
+"""At most this many Gauss–Newton steps for the latents of objects whose inputs are not
+all exact (they stop earlier once every object's step is below :data:`GN_TOLERANCE`)."""
+GN_TOLERANCE = 1e-7
+"""A Gauss–Newton step smaller than this in every latent (latents are of order one)
+ends an object's iterations."""
 
 
 def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: Sequence[Any],
@@ -62,20 +66,49 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
     ws = [w.astype(z0.dtype) for _, w in data]
     prior_shift = prior_precision @ prior_mean
     eye = jnp.eye(p, dtype=z0.dtype)
-    z = z0
-    for _ in range(1 if exact else N_GAUSS_NEWTON):
+    # the normal equations of an input linear in z do not depend on z: formed once,
+    # not at every Gauss–Newton step (with a linear spectrum and a nonlinear label map
+    # the steps then cost only the small nonlinear part)
+    fixed = [tr.latent_system(pa, z0, y, w, ca) if tr.exact_latents and not exact else None
+             for tr, pa, ca, y, w in zip(transforms, params, caches, ys, ws, strict=True)]
+
+    def step(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, list[jax.Array]]:
         h = jnp.broadcast_to(prior_precision, (n, p, p))
         g = jnp.broadcast_to(prior_shift, (n, p))
         hs = []
-        for tr, pa, ca, y, w in zip(transforms, params, caches, ys, ws, strict=True):
-            hk, gk = tr.latent_system(pa, z, y, w, ca)
+        for tr, pa, ca, y, w, fx in zip(transforms, params, caches, ys, ws, fixed,
+                                        strict=True):
+            hk, gk = tr.latent_system(pa, z, y, w, ca) if fx is None else fx
             hs.append(hk)
             h, g = h + hk, g + gk
         lam = prox * batched_trace(h) / p
         h = h + lam[:, None, None] * eye
         g = g + lam[:, None] * z0
         chol = jax.lax.linalg.cholesky(h, symmetrize_input=False)  # h is exactly symmetric
-        z = cho_solve_factor(chol, g)
+        return cho_solve_factor(chol, g), chol, lam, hs
+
+    if exact:
+        z, chol, lam, hs = step(z0)
+    else:
+        # Gauss–Newton until every object's step is below GN_TOLERANCE (an object
+        # that has converged keeps its latents, so its result does not depend on the
+        # other objects of its block) or N_GAUSS_NEWTON steps
+        def body(state):
+            z, _, _, it, done = state
+            z_new, chol, lam, _ = step(z)
+            small = jnp.max(jnp.abs(z_new - z), axis=1) < GN_TOLERANCE
+            z_new = jnp.where(done[:, None], z, z_new)
+            return z_new, chol, lam, it + 1, done | small
+
+        def cond(state):
+            return (state[3] < N_GAUSS_NEWTON) & ~jnp.all(state[4])
+
+        # the posterior precision is the last step's: at the solution for objects
+        # that converged earlier, one step (< GN_TOLERANCE) behind for the others
+        z, chol, lam, _, _ = jax.lax.while_loop(
+            cond, body, (z0, jnp.zeros((n, p, p), z0.dtype), jnp.zeros(n, z0.dtype),
+                         jnp.asarray(0), jnp.zeros(n, bool)))
+        hs = []
     resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys, strict=True)]
     chi = [jnp.sum(w * r * r, axis=1) for w, r in zip(ws, resid, strict=True)]
     for it in range(n_refine if exact else 0):

@@ -29,7 +29,8 @@ from .transforms import LinearTransform, Transform, make_transform
 from .units import CLIP_SIGMA, ColumnLimits
 
 __all__ = ["LuxConfig", "ModelState", "OutputSpec", "outputs_of_kind", "resolve_latents",
-           "latent_grid", "parse_latent_size"]
+           "latent_grid", "parse_latent_size", "parse_family", "family_transforms",
+           "DEFAULT_FAMILIES"]
 
 Prior = Literal["empirical", "l2", "none"]
 
@@ -99,6 +100,45 @@ def latent_grid(entries: str | Iterable[int | str], n_labels: int,
     return out
 
 
+DEFAULT_FAMILIES: tuple[str, ...] = ("linear", "label=mlp:32x1")
+"""The transform families the automatic choice compares: every map linear (the
+paper's model), and linear maps for the spectra with a perceptron for the labels
+(paper §6.1: the flexibility moved into a nonlinear map, where the labels are a curved
+function of what the spectra say)."""
+
+_KINDS = ("label", "spectrum")
+
+
+def parse_family(text: str) -> tuple[tuple[str, Transform], ...]:
+    """The one family grammar: ``"linear"`` (every output linear) or comma-separated
+    ``KIND=TRANSFORM`` items, KIND ``label`` or ``spectrum``: ``"label=mlp:32x1"``,
+    ``"spectrum=quadratic,label=mlp"``. Returns ``((kind, transform), ...)`` for the
+    kinds that are not linear."""
+    t = str(text).strip()
+    if t.lower() == "linear":
+        return ()
+    out: dict[str, Transform] = {}
+    for item in t.split(","):
+        kind, sep, name = item.partition("=")
+        kind = kind.strip().lower()
+        if not sep or kind not in _KINDS or not name.strip():
+            raise ValueError(f"transform family must be 'linear' or KIND=TRANSFORM items "
+                             f"with KIND one of {list(_KINDS)} (e.g. 'label=mlp:32x1'); "
+                             f"got {text!r}")
+        if kind in out:
+            raise ValueError(f"transform family {text!r} names {kind!r} twice")
+        out[kind] = make_transform(name.strip())
+    return tuple((k, tr) for k, tr in sorted(out.items())
+                 if not isinstance(tr, LinearTransform))
+
+
+def family_transforms(family: str, kinds: Mapping[str, str]) -> dict[str, Transform]:
+    """Each output's transform under ``family``, for outputs ``{name: kind}`` (only
+    the outputs that are not linear)."""
+    by_kind = dict(parse_family(family))
+    return {name: by_kind[kind] for name, kind in kinds.items() if kind in by_kind}
+
+
 @dataclass(frozen=True)
 class LuxConfig:
     """Configuration of a Lux model (``Lux`` adds :meth:`~starlux.model.Lux.fit`).
@@ -156,7 +196,13 @@ class LuxConfig:
             prediction).
         transforms: the transform of each output, by output name: a
             :class:`~starlux.transforms.Transform` or a name such as ``"linear"``,
-            ``"mlp"`` or ``"mlp:64x2"``; outputs not named get the linear map.
+            ``"mlp"`` or ``"mlp:64x2"``; outputs not named get the linear map. Given,
+            it fixes the model's family.
+        families: the transform families the automatic choice compares when
+            ``transforms`` and ``latents`` are both ``None`` (:func:`parse_family`:
+            ``"linear"``, ``"label=mlp:32x1"`` ...); the family is chosen on held-out
+            folds together with P (and Omega). With ``latents`` given and no
+            ``transforms`` the first family is used.
     """
 
     latents: int | str | None = None
@@ -178,6 +224,7 @@ class LuxConfig:
     precision: Literal["auto", "float64", "float32"] = "auto"
     progress: bool = True
     transforms: Mapping[str, str | Transform] | None = None
+    families: tuple[str, ...] = DEFAULT_FAMILIES
 
     def __post_init__(self) -> None:
         """Reject settings that would train a wrong model without a word."""
@@ -205,6 +252,15 @@ class LuxConfig:
             except (TypeError, ValueError) as exc:
                 bad(f"transforms: {exc}")
             object.__setattr__(self, "transforms", chosen or None)
+        fams = (self.families,) if isinstance(self.families, str) else tuple(self.families)
+        if not fams:
+            bad("families must name at least one transform family")
+        for fam in fams:
+            try:
+                parse_family(fam)
+            except (TypeError, ValueError) as exc:
+                bad(str(exc))
+        object.__setattr__(self, "families", tuple(str(f).strip() for f in fams))
         if self.prior not in ("empirical", "l2", "none"):
             bad(f"prior must be 'empirical', 'l2' or 'none', got {self.prior!r}")
         if self.clip is not None and not (math.isfinite(float(self.clip)) and self.clip > 0):

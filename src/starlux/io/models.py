@@ -171,7 +171,7 @@ def load_model(path: str | os.PathLike) -> ModelState:
         try:
             _check_versions(path, f.attrs)
             cfg = json.loads(_str(f.attrs["config"]))
-            for key in ("scatter", "latent_grid", "reg_grid"):
+            for key in ("scatter", "latent_grid", "reg_grid", "families"):
                 if cfg.get(key) is not None:
                     cfg[key] = tuple(cfg[key])
             if cfg.get("transforms"):

@@ -2,6 +2,7 @@
 
 * :mod:`.base`: the :class:`Transform` interface every fit and prediction goes through;
 * :mod:`.linear`: the paper's linear maps (the default, exact solves);
+* :mod:`.quadratic`: maps quadratic in the latents (exact solves, Gauss–Newton latents);
 * :mod:`.mlp`: a multi-layer perceptron (equinox), fitted with optax.
 
 :func:`make_transform` turns a name such as ``"linear"``, ``"mlp"`` or ``"mlp:64x2"``
@@ -14,11 +15,13 @@ from typing import Any
 
 from .base import Params, Transform
 from .linear import LinearTransform, design, offset
+from .quadratic import QuadraticTransform
 
-__all__ = ["Transform", "Params", "LinearTransform", "TRANSFORMS", "make_transform",
-           "transform_from_config", "offset", "design"]
+__all__ = ["Transform", "Params", "LinearTransform", "QuadraticTransform", "TRANSFORMS",
+           "make_transform", "transform_from_config", "offset", "design"]
 
-TRANSFORMS: dict[str, type[Transform]] = {"linear": LinearTransform}
+TRANSFORMS: dict[str, type[Transform]] = {"linear": LinearTransform,
+                                          "quadratic": QuadraticTransform}
 """Transform name (as stored in model files) -> class."""
 
 try:  # the MLP needs equinox, a declared dependency; keep linear models usable without

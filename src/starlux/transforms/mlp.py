@@ -48,9 +48,16 @@ ACTIVATIONS: dict[str, Any] = {
 }
 """Activation names (stored in model files) -> functions."""
 
-_ROWS = 64
-"""Objects per vectorised sub-block when per-object Jacobians (D, P) are formed: bounds
-their memory (64 x 7,214 x 14 float64 is 52 MB) whatever the caller's block."""
+_JACOBIAN_ENTRIES = 2**22
+"""Per-object Jacobians (D, P) are formed for sub-blocks of objects holding at most this
+many entries (32 MB in float64; 39 objects of 7,214 pixels at P = 14, a whole block of
+labels): memory bounded whatever the caller's block, and few sequential steps when D is
+small."""
+
+
+def _rows(dim: int, n_latents: int) -> int:
+    """Objects per vectorised sub-block of per-object Jacobians (D, P)."""
+    return max(1, _JACOBIAN_ENTRIES // max(dim * n_latents, 1))
 
 _SPEC = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*(?::\s*([a-z]+)\s*)?")
 
@@ -180,8 +187,8 @@ class MLPTransform(Transform):
     def latent_system(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                       cache: Any = None) -> tuple[jax.Array, jax.Array]:
         """Gauss–Newton ``H = J^T W J``, ``g = J^T W r + H z`` per object, forming each
-        object's (D, P) Jacobian in sub-blocks of :data:`_ROWS` objects (memory bounded
-        by one sub-block, not the caller's block)."""
+        object's (D, P) Jacobian in sub-blocks (:data:`_JACOBIAN_ENTRIES`; memory
+        bounded by one sub-block, not the caller's block)."""
         def one(args):
             zn, yn, wn = args
             f, jac = self._row_jacobian(params, zn)
@@ -189,7 +196,8 @@ class MLPTransform(Transform):
             h = jac.T @ wj
             return h, wj.T @ (yn - f) + h @ zn
 
-        return jax.lax.map(one, (z, y.astype(z.dtype), w.astype(z.dtype)), batch_size=_ROWS)
+        return jax.lax.map(one, (z, y.astype(z.dtype), w.astype(z.dtype)),
+                           batch_size=_rows(*params["W"].shape))
 
     def propagate(self, params: Params, z: jax.Array, cov: jax.Array,
                   full: bool = False) -> jax.Array:
@@ -201,7 +209,7 @@ class MLPTransform(Transform):
             jac = self._row_jacobian(params, zn)[1]
             return jnp.einsum("dp,pq,dq->d", jac, cn, jac)
 
-        return jax.lax.map(one, (z, cov), batch_size=_ROWS)
+        return jax.lax.map(one, (z, cov), batch_size=_rows(*params["W"].shape))
 
     # --- the parameter step ------------------------------------------------------------
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
