@@ -14,10 +14,13 @@ missing-entry rule of :mod:`starlux.data` cannot see these (their values and err
 are finite), yet one such entry can dominate a least-squares fit. Column-wise limits,
 learned from the training set and stored with the model, make them harmless:
 
-* **gross outliers**: a value farther than :data:`GROSS_OUTLIER` (labels 20, pixels 10)
-  robust spreads from its column's median (the spread: ``(p97.5 - p2.5) / 4`` of the
-  observed values once those more than :data:`PRESCREEN` MAD-sigmas out are set
-  aside, at least the column's median error) is treated as missing;
+* **gross outliers**: a value beyond the reach of its column's training values by more
+  than the reach itself (and more than :data:`GROSS_OUTLIER` = 10 robust spreads), and
+  by more than :data:`SCREEN_SIGMA` of its own errors, is treated as missing. The
+  reach: as far from the median as the values go without an empty gap wider than 10
+  spreads and than the distance covered so far; the spread: ``(p97.5 - p2.5) / 4`` of
+  the observed values once those more than :data:`PRESCREEN` MAD-sigmas out are set
+  aside, at least the column's median error;
 * **fill values** (label outputs): one number shared by many entries far in a column's
   tail (:func:`fill_values`: -9999, 9999, 99.999 written for "no value") is set aside
   before the percentiles, and the bounds stop short of it, whatever its share;
@@ -44,18 +47,22 @@ __all__ = ["GROSS_OUTLIER", "ERROR_FLOOR", "CLIP_SIGMA", "ColumnLimits", "column
            "screen", "fill_values", "sample_rows", "column_quantiles", "label_scaling", "Prepared",
            "prepare_output", "model_units", "effective_weights"]
 
-GROSS_OUTLIER = {"label": 20.0, "spectrum": 10.0}
-"""Values this many robust spreads from the column median are gross outliers, by kind
-of output. Labels have real tails (a 2 % metal-poor tail reaches 11 spreads of a disc
-sample's [Fe/H]) while their sentinels (-9999, 1e10) lie hundreds out, and fill values
-nearer in are found by :func:`fill_values`; a pixel 10 spreads off its column is a
-cosmic ray or a sky line."""
+GROSS_OUTLIER = 10.0
+"""Gross outliers lie beyond the values the training set's column reaches without an
+empty gap (:func:`_reach`: wider than this many robust spreads and than the distance
+covered so far), by as much again, whatever the kind of output: real tails are
+continuous (a 2 % metal-poor tail reaching 11 spreads of a disc sample's [Fe/H], the
+red ends of M giants' XP spectra 60) while sentinels (-9999, 1e10) lie hundreds out
+beyond a gap, and fill values nearer in are found by :func:`fill_values`."""
 ERROR_FLOOR = 0.25
 """Errors are raised to at least this fraction of their column's median error (an entry
 weighs at most 16 ordinary ones; a spectrum at 4x the median SNR keeps full weight)."""
 CLIP_SIGMA = 6.0
 """Residual clipping threshold, in robust standard deviations of the normalised
 residuals (training) or in units of the calibrated noise (inference)."""
+SCREEN_SIGMA = CLIP_SIGMA
+"""An entry is a gross outlier only when it lies beyond its column's bounds by more than
+this many of its own errors (the residual-clipping threshold)."""
 PRESCREEN = 100.0
 """Values this many MAD-sigmas from the median are left out of the percentiles that set
 the gross-outlier spread (far wider than any real tail: it only removes sentinels)."""
@@ -67,6 +74,7 @@ FILL_SHARE = 0.005
 """The least fraction of a column's observed entries (and at least 3) that must share
 one far-out value for it to count as a fill value."""
 _SAMPLE_ROWS = 4096
+_REACH_COLUMNS = 256
 
 
 class ColumnLimits(NamedTuple):
@@ -144,10 +152,12 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     """Per-column gross-outlier bounds and error floors from training data (N, D).
 
     The statistics use at most ``4096`` evenly spaced rows (ample for medians and
-    percentiles; bounded memory and time for any N). Columns with no observed entry get
+    percentiles; bounded memory and time for any N); the reach of the tails
+    (:func:`_reach`) uses every row, a block of columns at a time. Columns with no observed entry get
     empty bounds (every value outside) and a zero floor. The bounds are
-    :data:`GROSS_OUTLIER` spreads of ``kind``; for labels they also stop short of each
-    column's :func:`fill_values`.
+    :data:`GROSS_OUTLIER` spreads beyond the reach of the column's values
+    (:func:`_reach`); for labels they also stop short of each column's
+    :func:`fill_values`.
     """
     n, d = values.shape
     rows = sample_rows(n)
@@ -158,6 +168,7 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     low, high = np.full(d, np.inf), np.full(d, -np.inf)
     floor = np.zeros(d)
     fill = fill_values(v, e) if kind == "label" else [np.zeros(0)] * d
+    fill_all = list(fill)
     for j, f in enumerate(fill):  # set aside before any statistic
         out = np.isin(v[:, j], f)
         v[out, j] = e[out, j] = np.nan
@@ -176,8 +187,18 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
         lo, hi = column_quantiles(vs, 0.025, 0.975)
         spread = np.maximum((hi - lo) / 4.0, med_err)
         spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.inf)
-        width = GROSS_OUTLIER[kind] * spread
-        lo_seen, hi_seen = med - width, med + width
+        width = GROSS_OUTLIER * spread
+        # the reach over every row (a tail of a few stars can be missing from the
+        # sample), in blocks of columns (bounded memory)
+        lo_seen, hi_seen = np.empty(med.size), np.empty(med.size)
+        cols_seen = np.flatnonzero(seen)
+        for a in range(0, cols_seen.size, _REACH_COLUMNS):
+            cj = cols_seen[a:a + _REACH_COLUMNS]
+            block = np.where(missing[:, cj], np.nan, values[:, cj]).astype(np.float64)
+            for k, j in enumerate(cj):
+                block[np.isin(block[:, k], fill_all[j]), k] = np.nan
+            part = slice(a, a + cj.size)
+            lo_seen[part], hi_seen[part] = _reach(block, med[part], width[part])
         for j, f in enumerate(fill):  # a fill value and everything beyond it are out
             if np.any(f > med[j]):
                 hi_seen[j] = min(hi_seen[j], np.nextafter(f[f > med[j]].min(), -np.inf))
@@ -191,6 +212,47 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
     return ColumnLimits(low, high, floor)
 
 
+def _reach(v: np.ndarray, med: np.ndarray, width: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(D,) lower and upper gross-outlier bounds of the columns of ``v`` (N, D; NaN
+    where missing), from how far the column's own values reach from ``med``.
+
+    Walking out from the median, the values reach as far as no gap between neighbours
+    is wider than ``width`` or than the distance already covered (a tail may thin out
+    as it goes, in proportion); the bound lies that much again beyond the reach, and
+    at least ``width`` from the median. Why: a broad population has a continuous,
+    thinning tail far from its median (the red end of the coolest, most reddened M
+    giants' median-normalised Gaia XP spectra lies 10-60 spreads out), while a
+    sentinel (-9999, 1e30) or a cluster of them lies beyond an empty gap many times
+    wider than everything before it. Bounds at a fixed number of spreads from the
+    median set aside the red ends of 1.3 % of the XP training stars."""
+    srt = np.sort(v, axis=0)  # NaN last
+    n, d = srt.shape
+    cols = np.arange(d)
+    count = np.sum(~np.isnan(srt), axis=0)
+    gaps = np.diff(srt, axis=0)  # NaN beyond each column's last value
+    rows = np.arange(n - 1)[:, None]
+    with np.errstate(invalid="ignore"):
+        # upward from the last value inside med + width: the first empty gap stops
+        room_up = np.maximum(width[None, :], srt[:-1] - med[None, :])
+        top = np.sum(srt <= (med + width)[None, :], axis=0) - 1
+        stop_up = ~(gaps <= room_up) & (rows >= top[None, :])
+        up = np.where(stop_up.any(axis=0), np.argmax(stop_up, axis=0),
+                      np.maximum(count - 1, 0))
+        # downward from the first value inside med - width
+        room_down = np.maximum(width[None, :], med[None, :] - srt[1:])
+        bottom = count - np.sum(srt >= (med - width)[None, :], axis=0)
+        stop_down = ~(gaps <= room_down) & (rows < bottom[None, :])
+        last = np.where(stop_down.any(axis=0),
+                        n - 2 - np.argmax(stop_down[::-1], axis=0), -1)
+        down = np.clip(last + 1, 0, np.maximum(count - 1, 0))
+        far_up = np.where(count > 0, np.maximum(srt[up, cols] - med, 0.0), 0.0)
+        far_down = np.where(count > 0, np.maximum(med - srt[down, cols], 0.0), 0.0)
+    hi = med + far_up + np.maximum(width, far_up)
+    lo = med - far_down - np.maximum(width, far_down)
+    return lo, hi
+
+
 def screen(xp: Any, values: Any, errors: Any, missing: Any, limits: ColumnLimits | None,
            ) -> tuple[Any, Any, Any]:
     """Apply ``limits`` to a block: gross outliers join ``missing``, errors are floored.
@@ -201,7 +263,11 @@ def screen(xp: Any, values: Any, errors: Any, missing: Any, limits: ColumnLimits
     if limits is None:
         return errors, missing, xp.zeros_like(missing)
     low, high, floor = limits
-    outlier = ~missing & ((values < low) | (values > high))
+    # beyond the bounds by more than SCREEN_SIGMA of its own errors: an entry whose
+    # excess its noise explains cannot pull a fit (the red ends of faint M giants' XP
+    # spectra, a few per cent beyond the training sample's reach, with SNR 5)
+    margin = SCREEN_SIGMA * xp.where(missing, 0.0, errors)
+    outlier = ~missing & ((values < low - margin) | (values > high + margin))
     errors = xp.maximum(errors, xp.asarray(floor, dtype=errors.dtype))
     return errors, missing | outlier, outlier
 
