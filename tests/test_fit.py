@@ -280,3 +280,40 @@ def test_the_held_out_predictions_kept_by_the_model_are_what_its_error_model_lea
 def test_a_model_trained_without_calibration_keeps_no_held_out_predictions():
     ds, _ = make_bilinear(n=80, p=4, d=20, noise=0.003, label_noise=0.03, seed=6)
     assert Lux(latents=4, **FAST).fit(ds).held_out == {}
+
+
+def _curved(n: int, seed: int = 0) -> tuple[Dataset, np.ndarray]:
+    """Spectra linear in u = sinh(2 x) / sinh(2) of labels x ~ U(-1, 1)^2: a linear map
+    of the latents describes the spectra, but the labels are a curved function of it."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, (n, 2))
+    u = np.sinh(2.0 * x) / np.sinh(2.0)
+    flux = 1.0 + u @ (0.1 * rng.normal(size=(30, 2))).T
+    ferr, lerr = np.full((n, 30), 1e-3), np.full((n, 2), 0.01)
+    ds = Dataset.from_arrays(flux=flux + rng.normal(size=flux.shape) * ferr, flux_err=ferr,
+                             label=x + rng.normal(size=x.shape) * lerr, label_err=lerr,
+                             label_names=["TEFF", "LOGG"], ids=np.arange(n))
+    return ds, x
+
+
+CHOICE = dict(progress=False, calibrate=False, latent_grid=("1x+1", "2x"), reg_grid=(10.0,))
+
+
+def test_the_automatic_choice_takes_a_nonlinear_label_map_where_labels_are_curved():
+    ds, x = _curved(500)
+    train, test = _split(ds, 400)
+    chosen = Lux(**CHOICE).fit(train)
+    assert dict(chosen.config.transforms)["label"].name == "mlp"
+    assert {r["family"] for r in chosen.selection} == set(Lux().families)
+    linear = Lux(latents=chosen.n_latents, **FAST).fit(train)
+    flux_only = test.with_outputs(["flux"])
+    rmse = {name: np.sqrt(np.mean((m.predict(flux_only)["label"].values - x[400:]) ** 2, 0))
+            for name, m in (("chosen", chosen), ("linear", linear))}
+    assert np.all(rmse["chosen"] < 0.5 * rmse["linear"]), rmse
+
+
+def test_the_automatic_choice_keeps_linear_maps_for_bilinear_data():
+    ds, _ = make_bilinear(n=500, p=4, d=40, noise=0.002, label_noise=0.02, seed=3)
+    model = Lux(**CHOICE).fit(ds)
+    assert model.config.transforms is None
+    assert {r["family"] for r in model.selection} == set(Lux().families)

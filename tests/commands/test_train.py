@@ -33,6 +33,11 @@ CASES = {
     "train_refuses_a_latent_size_below_the_label_count": (
         ["train", "{train_npz}", "--out", "{dir}/m.h5", "--latents", "2"],
         "train.npz: --latents 2: latent size P=2 is too small"),
+    "train_refuses_an_unknown_transform_family": (
+        TRAIN + ["--families", "linear", "flux=mlp"],
+        "argument --families: transform family must be 'linear' or KIND=TRANSFORM items"),
+    "train_refuses_an_unknown_transform_in_a_family": (
+        TRAIN + ["--families", "label=spline"], "argument --families: unknown transform"),
     "train_refuses_an_abbreviated_option": (TRAIN + ["--latent", "4"],
                                             "unrecognized arguments: --latent"),
     # output paths

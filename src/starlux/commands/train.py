@@ -30,10 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.h5)")
     p.add_argument("--latents", type=latent_size, default=None, metavar="INT|Kx",
                    help="latent size P: an integer or a multiple of the label count like "
-                        "'4x' (default: chosen on a held-out fold among M+1, 2x, 4x, 8x)")
+                        "'4x' (default: chosen with the transform family on held-out folds "
+                        "among M+1, 2x, 4x, 8x, the grid doubling while its top wins)")
     p.add_argument("--reg", type=nonnegative_float, default=None, metavar="OMEGA",
-                   help="L2 penalty Omega >= 0 on the latents (default: chosen on a "
-                        "held-out fold among 1, 10, 100, 1000 after P)")
+                   help="L2 penalty Omega >= 0 on the latents (default: 10 unless another "
+                        "of 1, 100, 1000 wins on held-out folds after P)")
     p.add_argument("--iters", type=positive_int, default=5, metavar="INT",
                    help="agenda-1 iterations (at least 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -48,6 +49,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    type=output_transform, metavar="OUTPUT=NAME",
                    help="the transform of one output, e.g. flux=mlp or flux=mlp:128x2 "
                         "(width x depth); repeat for more outputs (default: linear)")
+    p.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
+                   type=transform_family,
+                   help="transform families the automatic choice compares when neither "
+                        "--latents nor --transform is given: 'linear' (every map linear) "
+                        "or KIND=NAME items such as 'label=mlp:32x1' (default: linear "
+                        "label=mlp:32x1)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip learning the model-error term (Fisher errors only)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -66,6 +73,17 @@ def output_transform(text: str) -> tuple[str, str]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return name.strip(), transform.strip()
+
+
+def transform_family(text: str) -> str:
+    """An argparse type: a transform family (:func:`starlux.spec.parse_family`)."""
+    from ..spec import parse_family
+
+    try:
+        parse_family(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def _fold_rounds(text: str) -> int | None:
@@ -100,15 +118,25 @@ def run(args: argparse.Namespace) -> int:
         warn_constant_labels(ds, args.train_file)
         cfg = Lux(latents=args.latents, reg=args.reg, n_iter=args.iters, seed=args.seed,
                   folds=args.folds, calibrate=not args.no_calibrate, fold_rounds=rounds,
-                  progress=not args.no_progress, transforms=dict(args.transforms) or None)
+                  progress=not args.no_progress, transforms=dict(args.transforms) or None,
+                  **({"families": tuple(args.families)} if args.families else {}))
         log.info(ds.describe())
         model = cfg.fit(ds)
         model.save(args.out)
-    log.info(f"trained P={model.n_latents}, Omega={model.reg:g}; "
+    chosen = dict(model.config.transforms or ())
+    family = ", ".join(f"{k}: {t.name}{_options(t)}" for k, t in chosen.items()) or "linear"
+    log.info(f"trained P={model.n_latents}, Omega={model.reg:g}, maps: {family}; "
              f"final chi2={model.history[-1][1]:.6g}; wrote {args.out}")
     for line in error_model_lines(model, ds):
         log.info(line)
     return 0
+
+
+def _options(transform) -> str:
+    cfg = transform.config()
+    if {"width", "depth"} <= set(cfg):
+        return f" {cfg['width']}x{cfg['depth']}"
+    return ""
 
 
 def error_model_lines(state: ModelState, dataset: Dataset | None = None) -> list[str]:
