@@ -61,6 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import covariance
 from .data import DataError, Dataset, Output, label_folds
 from .error_model import ErrorModel, calibrate_errors
 from .infer import predict_prepared, single_threaded_blas
@@ -184,17 +185,26 @@ def fit_scatter(resid: jax.Array, ivar: jax.Array, n_iter: int = 10) -> jax.Arra
 
 def scatter_step(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: jax.Array,
                  ivar: jax.Array, chunk_size: int = 1024, block: int = 512,
-                 ) -> tuple[jax.Array, jax.Array, float]:
+                 cov: jax.Array | None = None) -> tuple[jax.Array, jax.Array, float]:
     """Fit the extra scatter of one output at fixed maps and latents.
 
     Residuals are computed by chunks of objects and kept in the dtype of ``y`` (float32
     residuals are ample for a noise estimate); :func:`fit_scatter` then runs on blocks
-    of ``block`` columns, so no float64 (N, D) temporary is formed.
+    of ``block`` columns, so no float64 (N, D) temporary is formed. An output with
+    correlated errors (``cov`` (N, D, D) in model units, ``ivar`` its precisions) gets
+    the maximum likelihood under its full covariance
+    (:func:`starlux.covariance.fit_scatter_full`).
 
-    Returns ``(ln_s (D,), effective weights (N, D) in the dtype of ivar, chi^2 with them)``.
+    Returns ``(ln_s (D,), effective weights (N, D) in the dtype of ivar, chi^2 with them)``
+    (the precisions (N, D, D) with ``cov``).
     """
     d = y.shape[1]
     resid = residuals(transform, params, z, y, chunk_size)
+    if cov is not None:
+        diag = jnp.diagonal(cov, axis1=1, axis2=2)
+        ivar_d = jnp.where(covariance.observed(ivar) & (diag > 0),
+                           1.0 / jnp.where(diag > 0, diag, 1.0), 0.0)
+        return covariance.fit_scatter_full(resid, cov, ivar_d, LN_SCATTER_INIT)
     ivar_host = np.asarray(ivar)
     ln_s, weights, chi2 = [], [], 0.0
     for a in range(0, d, block):
@@ -302,7 +312,7 @@ def chi2_total(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: ja
 @partial(jax.jit, static_argnames=("transform",))
 def _chi2_chunk(transform, params, z, y, w) -> jax.Array:
     r = y.astype(jnp.float64) - transform.apply(params, z)
-    return jnp.sum(w.astype(jnp.float64) * r * r)
+    return jnp.sum(r * covariance.weigh(w.astype(jnp.float64), r))
 
 
 class _Tracker:
@@ -383,24 +393,30 @@ def clip_outliers(specs: dict[str, OutputSpec], params: dict[str, Any],
     residuals of high-SNR pixels are dominated by model misfit; measuring in units of
     each column's own spread clips only what stands out of it. Returns the new
     ``{output: (y, w)}`` and the number of entries clipped per output.
+
+    With correlated errors (full precisions ``w``) an entry's residual is taken given
+    the object's other entries, and a clipped entry is marginalised out
+    (:func:`starlux.covariance.standardised`, :func:`~starlux.covariance.drop`).
     """
     out, counts = {}, {}
     for k, (y, w) in data.items():
         w_host = np.asarray(w)
-        u = (residuals(specs[k].transform, params[k], z, y, chunk_size)
-             * np.sqrt(w_host)).astype(np.float32)
+        r = residuals(specs[k].transform, params[k], z, y, chunk_size)
+        u = covariance.standardised(w_host, r).astype(np.float32)
+        obs = covariance.observed(w_host)
         rows = sample_rows(y.shape[0])
-        sample = np.where(w_host[rows] > 0, np.abs(u[rows]), np.nan)
+        sample = np.where(obs[rows], np.abs(u[rows]), np.nan)
         scale = 1.4826 * column_quantiles(sample, 0.5)[0]  # NaN: a column with no entry
         scale = np.where(np.isfinite(scale), np.maximum(scale, 1.0), 1.0)
-        bad = (w_host > 0) & (np.abs(u) > clip * scale[None, :])
+        bad = obs & (np.abs(u) > clip * scale[None, :])
         counts[k] = int(bad.sum())
-        out[k] = (y, jnp.asarray(np.where(bad, 0, w_host).astype(w_host.dtype)) if counts[k]
-                  else w)
+        out[k] = (y, jnp.asarray(covariance.drop(w_host, bad).astype(w_host.dtype))
+                  if counts[k] else w)
     return out, counts
 
 
-def _discriminative_maps(specs, params, data, z, config: LuxConfig, track: _Tracker
+def _discriminative_maps(specs, params, data, z, config: LuxConfig, track: _Tracker,
+                         covs: dict[str, jax.Array] | None = None,
                          ) -> tuple[jax.Array, dict[str, tuple[jax.Array, jax.Array]]]:
     """Re-solve the label maps on the latents the training objects get from their
     spectra alone (with the inference prior), as every new object's latents will be.
@@ -440,7 +456,7 @@ def _discriminative_maps(specs, params, data, z, config: LuxConfig, track: _Trac
     for k in labels:
         y, w = data[k]
         _, w_eff, _ = scatter_step(specs[k].transform, params[k], sol.z, y, w,
-                                   chunk_size=config.chunk_size)
+                                   chunk_size=config.chunk_size, cov=(covs or {}).get(k))
         tempered[k] = (y, w_eff)
     _solve_maps(specs, params, tempered, sol.z, config, labels, track,
                 "label maps with their scatter ({k})")
@@ -474,7 +490,7 @@ def _aligned_latents(specs: dict[str, OutputSpec], params: dict[str, Any],
         if s.kind == "label" and k in data:
             y, w = (np.asarray(a, np.float64) for a in data[k])
             pred = np.asarray(s.transform.apply(params[k], jnp.asarray(zh)))
-            cols.append(np.where(w > 0, y, pred))
+            cols.append(np.where(covariance.observed(w), y, pred))
     lab = np.concatenate(cols, axis=1) if cols else np.zeros((zh.shape[0], 0))
     extra = zh.shape[1] - lab.shape[1]
     if extra <= 0:
@@ -512,7 +528,8 @@ def fit_core(
     params = {k: agenda1[k].transform.init(r, n_latents, specs[k].dim)
               for k, r in zip(names, rngs, strict=True)}
     z = initial_latents(prepared, specs, n_latents)
-    raw = {k: (prepared[k].y, prepared[k].ivar) for k in names}
+    raw = {k: covariance.solve_data(prepared[k]) for k in names}
+    covs = {k: prepared[k].cov for k in names if prepared[k].cov is not None}
     track = _Tracker(names, desc, bar, steps_per_fit(config, names, specs), config.progress)
     track.chi.update({k: chi2_total(agenda1[k].transform, params[k], z, *raw[k],
                                     chunk_size=config.chunk_size) for k in names})
@@ -550,7 +567,7 @@ def fit_core(
     for k in scatter_outputs:
         y, w = raw[k]
         ln_s[k], w_eff, chi2 = scatter_step(specs[k].transform, params[k], z, y, w,
-                                            chunk_size=config.chunk_size)
+                                            chunk_size=config.chunk_size, cov=covs.get(k))
         data[k] = (y, w_eff)
         track.record(f"extra scatter ({k})", **{k: chi2})
     _solve_maps(specs, params, data, z, config, scatter_outputs, track,
@@ -558,12 +575,13 @@ def fit_core(
     z = _solve_z(specs, params, data, z, reg, config, track, "latents with scatter and penalty")
     if config.refit_maps:
         _solve_maps(specs, params, data, z, config, names, track, "final maps ({k})")
-    z_maps, tempered = _discriminative_maps(specs, params, data, z, config, track)
+    z_maps, tempered = _discriminative_maps(specs, params, data, z, config, track, covs)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=ln_s, history=track.history,
                      map_cov=map_covariances(specs, params, {**data, **tempered}, z_maps,
                                              config.prox),
-                     weights={k: w for k, (_, w) in raw.items()}, clipped=clipped)
+                     weights={k: covariance.diagonal_weights(w, prepared[k].ivar)
+                              for k, (_, w) in raw.items()}, clipped=clipped)
 
 
 def refit_core(
@@ -586,19 +604,16 @@ def refit_core(
     names = list(prepared)
     params = dict(start.params)
     z = start.z[rows]
-    data = {}
-    for k, part in _rows(prepared, rows).items():
-        y, w = part.y, part.ivar
-        if k in start.ln_scatter:
-            w = effective_weights(w, start.ln_scatter[k])
-        data[k] = (y, w)
+    parts = _rows(prepared, rows)
+    data = {k: covariance.solve_data(part, start.ln_scatter.get(k)) for k, part in parts.items()}
+    covs = {k: part.cov for k, part in parts.items() if part.cov is not None}
     track = _Tracker(names, desc, bar, steps_per_refit(config, names, specs), config.progress)
     _solve_maps(specs, params, data, z, config, names, track, "maps on the fold ({k})")
     for it in range(config.fold_rounds or 0):
         z = _solve_z(specs, params, data, z, reg, config, track, f"fold latents, round {it + 1}")
         _solve_maps(specs, params, data, z, config, names, track,
                     f"fold maps, round {it + 1} ({{k}})")
-    z_maps, tempered = _discriminative_maps(specs, params, data, z, config, track)
+    z_maps, tempered = _discriminative_maps(specs, params, data, z, config, track, covs)
     track.close()
     return FitResult(params=params, z=z, ln_scatter=dict(start.ln_scatter),
                      history=track.history,
@@ -696,7 +711,8 @@ def train(config: LuxConfig, dataset: Dataset) -> ModelState:
 
 def _rows(prepared: dict[str, Prepared], rows: np.ndarray) -> dict[str, Prepared]:
     # rows gathered on the host (a NumPy view of a CPU array; 4x faster than XLA's gather)
-    return {k: Prepared(jnp.asarray(np.asarray(p.y)[rows]), jnp.asarray(np.asarray(p.ivar)[rows]))
+    return {k: Prepared(jnp.asarray(np.asarray(p.y)[rows]), jnp.asarray(np.asarray(p.ivar)[rows]),
+                        cov=None if p.cov is None else jnp.asarray(np.asarray(p.cov)[rows]))
             for k, p in prepared.items()}
 
 
@@ -1082,7 +1098,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
             log.info("%s: %d gross outliers screened, %d entries clipped by the robust fit",
                      name, counts["gross outliers"], counts["clipped"])
     if res.weights:  # the calibration folds see the entries the final fit kept
-        folds.prep = {name: Prepared(p.y, res.weights.get(name, p.ivar), p.outliers)
+        folds.prep = {name: replace(p, ivar=res.weights.get(name, p.ivar))
                       for name, p in prep.items()}
     errors, held_out = _calibrate(folds, res, final_cfg, first) if calibrate else ({}, {})
     bar.close()

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .covariance import chi2_rows, latent_system, weigh
 from .linalg import batched_trace, cho_inverse, cho_solve_factor, gram_dtype, row_chunks
 from .transforms import Transform
 
@@ -69,7 +70,7 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
     # the normal equations of an input linear in z do not depend on z: formed once,
     # not at every Gauss–Newton step (with a linear spectrum and a nonlinear label map
     # the steps then cost only the small nonlinear part)
-    fixed = [tr.latent_system(pa, z0, y, w, ca) if tr.exact_latents and not exact else None
+    fixed = [latent_system(tr, pa, z0, y, w, ca) if tr.exact_latents and not exact else None
              for tr, pa, ca, y, w in zip(transforms, params, caches, ys, ws, strict=True)]
 
     def step(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, list[jax.Array]]:
@@ -78,7 +79,7 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
         hs = []
         for tr, pa, ca, y, w, fx in zip(transforms, params, caches, ys, ws, fixed,
                                         strict=True):
-            hk, gk = tr.latent_system(pa, z, y, w, ca) if fx is None else fx
+            hk, gk = latent_system(tr, pa, z, y, w, ca) if fx is None else fx
             hs.append(hk)
             h, g = h + hk, g + gk
         lam = prox * batched_trace(h) / p
@@ -110,12 +111,12 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
                          jnp.asarray(0), jnp.zeros(n, bool)))
         hs = []
     resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys, strict=True)]
-    chi = [jnp.sum(w * r * r, axis=1) for w, r in zip(ws, resid, strict=True)]
+    chi = [chi2_rows(w, r) for w, r in zip(ws, resid, strict=True)]
     for it in range(n_refine if exact else 0):
         # iterative refinement against the exact float64 residual of the normal
         # equations; chi^2 at z + dz without another pass over the data:
         # chi^2(z) - 2 dz.J^T W r + dz^T (J^T W J) dz
-        grads = [tr.pullback(pa, z, w * r)
+        grads = [tr.pullback(pa, z, weigh(w, r))
                  for tr, pa, w, r in zip(transforms, params, ws, resid, strict=True)]
         dz = cho_solve_factor(chol, prior_shift - z @ prior_precision.T
                               + lam[:, None] * (z0 - z) + sum(grads))

@@ -302,11 +302,13 @@ class OutputUnits(Protocol):
 
 @dataclass
 class Prepared:
-    """One output in model units: values (missing -> 0) and inverse variances."""
+    """One output in model units: values (missing -> 0) and inverse variances, and for an
+    output with correlated errors its covariance (:mod:`starlux.covariance`)."""
 
     y: jax.Array  # (N, D)
     ivar: jax.Array  # (N, D), 0 where missing
     outliers: int = 0  # entries removed by the screening limits
+    cov: jax.Array | None = None  # (N, D, D) float64, diagonal 1 / ivar, 0 where missing
 
     @property
     def observed(self) -> jax.Array:
@@ -382,4 +384,13 @@ def prepare_output(o: Output, spec: OutputUnits, dtype: Any = jnp.float64) -> Pr
         outliers += int(np.sum(out))
         w[a:a + rows] = wa
         y[a:a + rows] = np.asarray(ya)
-    return Prepared(jnp.asarray(y), jnp.asarray(w), outliers)
+    cov = None
+    if o.covariance is not None:  # correlated errors, in the same units and screening
+        from .covariance import model_covariance
+
+        cov = np.empty(o.covariance.shape)
+        for a in range(0, o.n, 512):
+            cov[a:a + 512] = model_covariance(o.covariance[a:a + 512],
+                                              w[a:a + 512].astype(np.float64), spec.scale)
+        cov = jnp.asarray(cov)
+    return Prepared(jnp.asarray(y), jnp.asarray(w), outliers, cov)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..covariance import total_weight, weigh
 from ..linalg import cho_inverse
 
 __all__ = ["Transform", "Params", "object_blocks", "lbfgs_fit"]
@@ -126,6 +127,19 @@ class Transform(abc.ABC):
         g = jnp.einsum("ndp,nd->np", jac, w * r) + jnp.einsum("npq,nq->np", h, z)
         return h, g
 
+    def latent_system_full(self, params: Params, z: jax.Array, y: jax.Array,
+                           prec: jax.Array, cache: Any = None) -> tuple[jax.Array, jax.Array]:
+        """:meth:`latent_system` under a full per-object precision ``prec`` (N, D, D)
+        (correlated errors, :mod:`starlux.covariance`): ``H = J^T Lambda J`` and
+        ``g = J^T Lambda (y - f(z)) + H z``."""
+        jac = self.jacobian(params, z)
+        r = y - self.apply(params, z)
+        lj = jnp.einsum("nde,nep->ndp", prec, jac)
+        h = jnp.einsum("ndp,ndq->npq", jac, lj)
+        h = 0.5 * (h + jnp.swapaxes(h, 1, 2))
+        g = jnp.einsum("ndp,nd->np", lj, r) + jnp.einsum("npq,nq->np", h, z)
+        return h, g
+
     # --- the parameter step ------------------------------------------------------
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                    prox: float = 1e-8, precision: str = "auto", chunk_size: int = 1024,
@@ -141,7 +155,7 @@ class Transform(abc.ABC):
         Returns the new parameters and this output's chi^2, ``sum w (y - f(z))^2``.
         """
         blocks = object_blocks(chunk_size, z, y, w)
-        scale = prox * (float(jnp.sum(w)) / max(w.shape[1], 1) + 1e-12)
+        scale = prox * (float(total_weight(w)) / max(w.shape[1], 1) + 1e-12)
         params, chi2 = lbfgs_fit(self, params, blocks, jnp.asarray(scale), max_iter)
         return params, float(chi2)
 
@@ -175,7 +189,7 @@ def _chi2(transform: Transform, params: Params, blocks: tuple[jax.Array, ...]) -
     def body(total, block):
         z, y, w = block
         r = y.astype(jnp.float64) - transform.apply(params, z)
-        return total + jnp.sum(w.astype(jnp.float64) * r * r), None
+        return total + jnp.sum(r * weigh(w.astype(jnp.float64), r)), None
 
     return jax.lax.scan(body, jnp.zeros(()), blocks)[0]
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..covariance import is_full, map_row_covariances, solve_map
 from ..linalg import (
     cho_solve_factor,
     gram_dtype,
@@ -92,6 +93,15 @@ class LinearTransform(Transform):
                        precision=jax.lax.Precision.HIGHEST).astype(w.dtype)
         return gram[:, unpack_index(params["W"].shape[1])], g
 
+    def latent_system_full(self, params: Params, z: jax.Array, y: jax.Array,
+                           prec: jax.Array, cache: Any = None) -> tuple[jax.Array, jax.Array]:
+        """Exact ``H = W^T Lambda W``, ``g = W^T Lambda (y - b)`` per object (float64)."""
+        w = params["W"].astype(prec.dtype)
+        lw = jnp.einsum("nde,ep->ndp", prec, w)
+        h = jnp.einsum("dp,ndq->npq", w, lw)
+        h = 0.5 * (h + jnp.swapaxes(h, 1, 2))
+        return h, jnp.einsum("ndp,nd->np", lw, y.astype(prec.dtype) - offset(params))
+
     def pullback(self, params: Params, z: jax.Array, v: jax.Array) -> jax.Array:
         return v @ params["W"]
 
@@ -100,8 +110,12 @@ class LinearTransform(Transform):
         """(D, P+1, P+1) covariance of each row of ``[W, b]`` from its weighted
         least-squares fit: the (diagonally normalised) pseudo-inverse of
         ``G_d = sum_n w_nd x_n x_n^T`` with ``x_n = [z_n, 1]`` (float64; meant for
-        outputs with few dimensions such as labels)."""
+        outputs with few dimensions such as labels). Under full per-object precisions
+        ``w`` (N, D, D) the rows are coupled: each row's block of the pseudo-inverse of
+        the Kronecker system (:func:`starlux.covariance.map_row_covariances`)."""
         x = design(jnp.asarray(z, jnp.float64))
+        if is_full(w):
+            return map_row_covariances(x, w)
         p = x.shape[1]
         gram = np.asarray(unpack_symmetric(gram_packed_per_column(
             jnp.asarray(w, jnp.float64), x), p))
@@ -131,7 +145,16 @@ class LinearTransform(Transform):
         :func:`starlux.linalg.gram_dtype` says so; the second computes the exact
         float64 residual of the solution, which gives one step of iterative refinement
         (restoring float64 accuracy) and the chi^2 at the refined solution.
+
+        Under full per-object precisions ``w`` (N, D, D) (correlated errors) the rows are
+        coupled and solved together, exactly (:func:`starlux.covariance.solve_map`).
         """
+        if is_full(w):
+            prev = jnp.concatenate([params["W"], offset(params)[:, None]
+                                    * jnp.ones((w.shape[1], 1))], axis=1)
+            sol, chi2 = solve_map(design(jnp.asarray(z, jnp.float64)), y, w, prev, prox,
+                                  min(chunk_size, 512))
+            return {"W": jnp.asarray(sol[:, :-1]), "b": jnp.asarray(sol[:, -1])}, chi2
         low = gram_dtype(precision, w.shape[1])
         p = z.shape[1] + 1  # the offset is the last column of the solved rows
         d = w.shape[1]

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..covariance import total_weight
 from ..linalg import row_chunks
 from .base import Params, Transform, lbfgs_fit, object_blocks
 from .linear import LinearTransform
@@ -230,7 +231,7 @@ class MLPTransform(Transform):
         params, chi2 = self._solve_output(params, z, y, w, prox, precision, chunk_size)
         if steps > 0:
             blocks = object_blocks(chunk_size, z, y, w)
-            scale = prox * (float(jnp.sum(w)) / max(w.shape[1], 1) + 1e-12)
+            scale = prox * (float(total_weight(w)) / max(w.shape[1], 1) + 1e-12)
             params, _ = lbfgs_fit(self, params, blocks, jnp.asarray(scale), steps)
             params, chi2 = self._solve_output(params, z, y, w, prox, precision, chunk_size)
         return params, chi2
