@@ -190,3 +190,11 @@ def test_mlp_samples_follow_the_laplace_errors_and_nuts_agrees_with_them(trained
                   / laplace.errors) < 0.3
     spread = nuts.samples.std(axis=1) / laplace.samples.std(axis=1)
     assert 0.85 < np.median(spread) < 1.15
+
+
+def test_a_perceptron_label_map_carries_a_map_error_from_its_output_layer(trained):
+    _, mlp, _, test, _ = trained
+    label = mlp.predict(Dataset(outputs={"flux": test["flux"]}, ids=test.ids))["label"]
+    assert np.all(np.isfinite(label.map_errors)) and np.all(label.map_errors > 0)
+    # the covariance is that of the output layer [W, V, b]: one row per label
+    assert mlp.map_cov["label"].shape == (2, 4 + 8 + 1, 4 + 8 + 1)

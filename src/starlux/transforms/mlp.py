@@ -212,6 +212,22 @@ class MLPTransform(Transform):
 
         return jax.lax.map(one, (z, cov), batch_size=_rows(*params["W"].shape))
 
+    # --- the map's own uncertainty -----------------------------------------------------
+    def param_covariance(self, params: Params, z: jax.Array, w: jax.Array,
+                         prox: float = 1e-8) -> np.ndarray:
+        """(D, F, F) covariance of each row of the output layer ``[W, V, b]`` (F = P +
+        width + 1) from its weighted least-squares fit at the fitted hidden layers: the
+        map part of a label's error, as for a linear map, conditional on the hidden
+        layers (their own uncertainty is left to the learned model error). Meant for
+        outputs with few dimensions such as labels."""
+        return LinearTransform().param_covariance(params, _features(self, params, z, 1024),
+                                                  w, prox)
+
+    def param_variance(self, params: Params, cov: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """(N, D) ``x_n^T C_d x_n`` with ``x_n = [z_n, h(z_n), 1]``."""
+        feats = np.asarray(_features(self, params, jnp.asarray(z), 1024))
+        return LinearTransform().param_variance(params, cov, feats)
+
     # --- the parameter step ------------------------------------------------------------
     def fit_params(self, params: Params, z: jax.Array, y: jax.Array, w: jax.Array,
                    prox: float = 1e-8, precision: str = "auto", chunk_size: int = 1024,
