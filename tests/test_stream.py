@@ -313,3 +313,15 @@ def test_an_object_with_nothing_to_infer_from_is_flagged_and_warned_about_once(
     streamed = _read(out)
     assert streamed["n_used_flux"][7] == 0
     assert mem.to_table()["n_used_flux"][7] == 0
+
+
+def test_a_model_with_a_perceptron_label_map_streams_to_the_in_memory_answer(setup, tmp_path):
+    _, _, test, data = setup
+    ds, _ = make_bilinear(n=200, p=4, d=D, noise=0.005, label_noise=0.01, seed=3)
+    model = Lux(latents=4, progress=False, calibrate=False,
+                transforms={"label": "mlp:8x1"}).fit(ds)
+    ref = prediction_arrays(predict(model, read_dataset(data), chunk_size=CHUNK))
+    out = tmp_path / "pred.h5"
+    predict_file(model, data, out, chunk_size=CHUNK, progress=False)
+    _same(_read(out), ref, rtol=1e-9)
+    assert np.all(ref["label_map_err"][np.isfinite(ref["label_map_err"])] > 0)

@@ -59,3 +59,16 @@ def test_calibration_captions_say_how_well_the_error_bars_are_known(tmp_path):
     rep = make_report(model, test, tmp_path, n_realizations=0, tsne=False, progress=False)
     captions = [f.caption for f in rep.figures if f.section == "Error calibration"]
     assert captions and all("knows this label's error bars only to" in c for c in captions)
+
+
+def test_the_report_of_a_model_with_a_perceptron_label_map_has_every_figure(tmp_path):
+    train = make_latent(n=160, m=4, p=6, d=40, seed=0, wavelength=WL)
+    test = make_latent(n=80, m=4, p=6, d=40, seed=1, wavelength=WL)
+    model = Lux(latents=6, calibrate=False, progress=False,
+                transforms={"label": "mlp:8x1"}).fit(train)
+    rep = make_report(model, test, tmp_path, n_realizations=0, tsne=False, progress=False)
+    linear = make_report(Lux(latents=6, calibrate=False, progress=False).fit(train), test,
+                         tmp_path / "linear", n_realizations=0, tsne=False, progress=False)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(
+        p.name for p in (tmp_path / "linear").glob("*.png"))
+    assert dict(rep.skipped) == dict(linear.skipped)
