@@ -6,7 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from starlux.latents import latent_caches, latent_prior, prior_terms, solve_block, solve_latents
+from starlux.latents import (
+    drop_entries,
+    latent_caches,
+    latent_prior,
+    prior_terms,
+    solve_block,
+    solve_latents,
+)
 from starlux.spec import LuxConfig, ModelState
 from starlux.transforms import LinearTransform
 
@@ -120,6 +127,53 @@ def test_a_proximal_weight_pulls_the_latents_towards_the_start():
                               start, jnp.asarray(prec), jnp.asarray(mean), prox=prox)
         moved.append(np.abs(np.asarray(z) - z_ref).max())
     assert moved[0] < 1e-9 and moved[0] < moved[1] < moved[2] < 1.0
+
+
+def _dropped(n: int, d: int, seed: int, counts: dict[int, int]) -> np.ndarray:
+    """(n, d) True at ``counts[i]`` random entries of object i."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, d), bool)
+    for i, k in counts.items():
+        out[i, rng.choice(d, k, replace=False)] = True
+    return out
+
+
+@pytest.mark.parametrize("precision", ["float64", "auto"])
+@pytest.mark.parametrize("share", ["a few objects", "most objects"])
+def test_dropping_entries_gives_the_exact_solution_without_them(precision, share):
+    """A rank update for objects that lose few entries (gathered when they are few, the
+    whole block otherwise), a new solve for one that loses many: each equals the exact
+    solution of the reduced problem; objects that lose nothing keep theirs exactly."""
+    n, d = 48, 2000
+    params, y, w, prec, mean = _problem(n=n, d=d, seed=4)
+    counts = ({0: 1, 3: 5, 7: 40} if share == "a few objects"
+              else {i: 1 + i % 6 for i in range(0, n, 2)} | {5: 40})
+    drop = _dropped(n, d, 7, counts) & (w > 0)
+    tr = LinearTransform()
+    caches = latent_caches([tr], [params], [d], precision)
+    n_refine = int(caches[0].dtype == jnp.float32)
+    args = ([tr], [params], caches)
+    data = [(jnp.asarray(y, jnp.float32), jnp.asarray(w))]
+    z0 = jnp.broadcast_to(jnp.asarray(mean), (n, P))
+    before = solve_block(*args, data, z0, jnp.asarray(prec), jnp.asarray(mean),
+                         n_refine=n_refine)
+    resid = data[0][0].astype(jnp.float64) - tr.apply(params, before[0])
+    z, chol, chi = drop_entries(*args, data, [jnp.asarray(drop)], [resid], before, z0,
+                                jnp.asarray(prec), jnp.asarray(mean), n_refine=n_refine,
+                                max_dropped=8)
+    y32 = np.asarray(data[0][0], np.float64)
+    z_ref, cov_ref, chi_ref = _exact(params, y32, np.where(drop, 0.0, w), prec, mean)
+    sigma = np.sqrt(np.diagonal(cov_ref, axis1=1, axis2=2))
+    err = np.abs(np.asarray(z) - z_ref) / sigma
+    hit = drop.any(1)
+    assert err[hit].max() < 1e-9, err[hit].max()
+    np.testing.assert_allclose(np.asarray(chi[0])[hit], chi_ref[hit], rtol=1e-9)
+    chol = np.asarray(chol)
+    cov = np.linalg.inv(chol @ np.swapaxes(chol, 1, 2))
+    np.testing.assert_allclose(cov[hit], cov_ref[hit], rtol=1e-5 if n_refine else 1e-8,
+                               atol=1e-14)
+    for new, old in zip((z, chol, chi[0]), before[:2] + (before[2][0],), strict=True):
+        np.testing.assert_array_equal(np.asarray(new)[~hit], np.asarray(old)[~hit])
 
 
 def _state(reg: float = 2.0, prior: str = "empirical") -> ModelState:

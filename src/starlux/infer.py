@@ -22,7 +22,7 @@ import numpy as np
 
 from .data import DataError, Dataset
 from .error_model import model_error_at
-from .latents import latent_caches, prior_terms, solve_block, solve_latents
+from .latents import drop_entries, latent_caches, prior_terms, solve_block, solve_latents
 from .linalg import cho_inverse, resolve_precision
 from .prediction import (
     OutputPrediction,
@@ -138,23 +138,25 @@ def _output_values(z, chol, out_params, out_tr, out_full):
     return tuple(outs)
 
 
-def _clip_inputs(transforms, params, data, z, chi, spectra, clip):
-    """Zero the weight of spectral-input pixels whose residual at ``z`` exceeds ``clip``
-    times the calibrated noise (times the object's own rms residual when that is above
-    1). Returns the new data and the pixels newly rejected per input."""
-    clipped, newly = [], []
+def _reject_pixels(transforms: Sequence[Any], params: Sequence[Any],
+                   data: Sequence[tuple[jax.Array, jax.Array]], z: jax.Array,
+                   chi: Sequence[jax.Array], spectra: Sequence[tuple[bool, bool]], clip: float,
+                   ) -> tuple[list[jax.Array | None], list[jax.Array | None]]:
+    """Per input, the (n, D_k) spectral-input pixels whose residual at ``z`` exceeds
+    ``clip`` times the calibrated noise (times the object's own rms residual when that
+    is above 1), and the (n, D_k) residuals there; ``None`` for other inputs."""
+    rejected, resid = [], []
     for tr, pa, (y, w), ck, sp in zip(transforms, params, data, chi, spectra, strict=True):
         if not sp[0]:
-            clipped.append((y, w))
-            newly.append(jnp.zeros(y.shape[0], jnp.int32))
+            rejected.append(None)
+            resid.append(None)
             continue
-        used_k = jnp.maximum(jnp.sum(w > 0, axis=1), 1)
+        used_k = jnp.maximum(jnp.sum(w > 0, axis=1, dtype=jnp.int32), 1)
         level = clip**2 * jnp.maximum(1.0, ck / used_k)
         r = y.astype(w.dtype) - tr.apply(pa, z)
-        bad = (w > 0) & (w * r**2 > level[:, None])
-        clipped.append((y, jnp.where(bad, 0.0, w)))
-        newly.append(jnp.sum(bad, axis=1, dtype=jnp.int32))
-    return clipped, newly
+        rejected.append((w > 0) & (w * r**2 > level[:, None]))
+        resid.append(r)
+    return rejected, resid
 
 
 @partial(jax.jit, static_argnames=("in_tr", "spectra", "out_tr", "out_full", "n_refine",
@@ -166,11 +168,13 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
     scale, ln scatter or None, screening limits or None). With ``clip``, pixels of
     spectral inputs whose residual at the solution exceeds ``clip`` times the
-    calibrated noise get zero weight and the latents are solved again (cosmic rays,
-    bad pixels with ordinary errors). Returns latents, their covariances (``None``
-    unless ``want_cov``), chi^2, used and rejected counts per input, the outputs in
-    model units, the Cholesky factor of the posterior precision, and (with
-    ``keep_data``, else ``None``) the inputs in model units, ``(y, w)`` after clipping.
+    calibrated noise get zero weight (cosmic rays, bad pixels with ordinary errors)
+    and leave the solution (:func:`~starlux.latents.drop_entries`: a rank update of
+    the stars that lost a few, a new solve of those that lost many). Returns latents,
+    their covariances (``None`` unless ``want_cov``), chi^2, used and rejected counts
+    per input, the outputs in model units, the Cholesky factor of the posterior
+    precision, and (with ``keep_data``, else ``None``) the inputs in model units,
+    ``(y, w)`` after clipping.
     """
     prepared = [model_units(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     data = [(y, w) for y, w, _ in prepared]
@@ -179,14 +183,23 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
     z, chol, chi = solve_block(in_tr, in_params, caches, data, z0, prec, mean,
                                n_refine=n_refine)
     rejected = [o for _, _, o in prepared]
-    if clip is not None and any(sp[0] for sp in spectra):
-        data, newly = _clip_inputs(in_tr, in_params, data, z, chi, spectra, clip)
-        rejected = [a + b for a, b in zip(rejected, newly, strict=True)]
-        z, chol, chi = solve_block(in_tr, in_params, caches, data, z0, prec, mean,
-                                   n_refine=n_refine)
     # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
     # int64 array first, 10x slower)
-    used = tuple(jnp.sum(w > 0, axis=1, dtype=jnp.int32) for _, w in data)
+    used = [jnp.sum(w > 0, axis=1, dtype=jnp.int32) for _, w in data]
+    if clip is not None and any(sp[0] for sp in spectra):
+        # the rejected pixels leave each star's solution by a rank update, not a second
+        # solve of the block (drop_entries)
+        drop, resid = _reject_pixels(in_tr, in_params, data, z, chi, spectra, clip)
+        z, chol, chi = drop_entries(in_tr, in_params, caches, data, drop, resid,
+                                    (z, chol, chi), z0, prec, mean, n_refine=n_refine)
+        newly = [jnp.zeros(n, jnp.int32) if d is None else jnp.sum(d, axis=1, dtype=jnp.int32)
+                 for d in drop]
+        rejected = [a + b for a, b in zip(rejected, newly, strict=True)]
+        used = [u - b for u, b in zip(used, newly, strict=True)]
+        if keep_data:
+            data = [(y, w) if d is None else (y, jnp.where(d, 0.0, w))
+                    for (y, w), d in zip(data, drop, strict=True)]
+    used = tuple(used)
     outs = _output_values(z, chol, out_params, out_tr, out_full)
     cov = cho_inverse(chol) if want_cov else None
     return (z, cov, tuple(chi), used, tuple(rejected), outs, chol,

@@ -29,8 +29,8 @@ from .transforms import Transform
 if TYPE_CHECKING:
     from .spec import ModelState
 
-__all__ = ["solve_block", "solve_latents", "LatentSolution", "prior_terms", "latent_prior",
-           "latent_caches", "N_GAUSS_NEWTON", "GN_TOLERANCE"]
+__all__ = ["solve_block", "drop_entries", "solve_latents", "LatentSolution", "prior_terms",
+           "latent_prior", "latent_caches", "N_GAUSS_NEWTON", "GN_TOLERANCE", "MAX_DROPPED"]
 
 N_GAUSS_NEWTON = 12
 """At most this many Gauss–Newton steps for the latents of objects whose inputs are not
@@ -38,6 +38,14 @@ all exact (they stop earlier once every object's step is below :data:`GN_TOLERAN
 GN_TOLERANCE = 1e-7
 """A Gauss–Newton step smaller than this in every latent (latents are of order one)
 ends an object's iterations."""
+
+MAX_DROPPED = 32
+"""Per object and input, entries dropped by :func:`drop_entries` through a rank update
+of the posterior precision; an object that loses more is solved again."""
+
+GATHER_SHARE = 8
+""":func:`drop_entries` works on the updated objects alone (gathered) when they are at
+most 1 / GATHER_SHARE of the block, else on the whole block."""
 
 
 def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: Sequence[Any],
@@ -128,6 +136,148 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
             resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys,
                                                                strict=True)]
     return z, chol, chi
+
+
+def drop_entries(transforms: Sequence[Transform], params: Sequence[Any], caches: Sequence[Any],
+                 data: Sequence[tuple[jax.Array, jax.Array]],
+                 dropped: Sequence[jax.Array | None], resid: Sequence[jax.Array | None],
+                 solution: tuple[jax.Array, jax.Array, list[jax.Array]], z0: jax.Array,
+                 prior_precision: jax.Array, prior_mean: jax.Array, n_refine: int = 1,
+                 max_dropped: int = MAX_DROPPED,
+                 ) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+    """:func:`solve_block`'s solution after the entries ``dropped`` lose their weight,
+    without a new Gram product for objects that lose few (call inside jitted code).
+
+    Why: at prediction a star's outlying pixels are rejected after its first solve;
+    solving the block again recomputed every star's D x P^2 Gram product (as much as
+    the first solve) although only a few pixels of a few stars changed weight.
+
+    Args:
+        transforms, params, caches, data, z0, prior_precision, prior_mean, n_refine: as
+            given to :func:`solve_block` (``data``: the weights *before* dropping; no
+            proximal term).
+        dropped: per input, (n, D_k) True where an entry loses its weight, or ``None``.
+        resid: per input with ``dropped``, (n, D_k) residuals ``y - f(z)`` at ``z``.
+        solution: ``(z, chol, chi2)`` of :func:`solve_block` on ``data``.
+        max_dropped: an object with at most this many dropped entries per input is
+            updated by a rank update; one with more is solved again.
+
+    Returns ``(z, chol, chi2)`` as :func:`solve_block` on the reduced weights would, to
+    float64 accuracy; objects with nothing dropped keep theirs exactly (a star's result
+    does not depend on its block). With exact transforms the lost entries' terms
+    ``sum w_d J_d J_d^T`` leave the posterior precision (gathered, at most
+    ``max_dropped`` per object) and one Newton step from ``z`` solves the new quadratic
+    problem; after float32 Gram products one more step against the exact float64
+    residual (as :func:`solve_block`'s refinement) restores float64 accuracy. The new
+    chi^2 comes from the exact residual at the new latents. Objects with more dropped
+    entries, and Gauss–Newton inputs, are solved again by :func:`solve_block` from
+    ``z0`` (only when the block has one).
+    """
+    z, chol, chi = solution
+    n, p = z.shape
+    counts = [jnp.zeros(n, jnp.int32) if d is None else jnp.sum(d, axis=1, dtype=jnp.int32)
+              for d in dropped]
+    hit = sum(c > 0 for c in counts) > 0
+    exact = all(t.exact_latents for t in transforms)
+    widths = [0 if d is None else min(max_dropped, d.shape[1]) for d in dropped]
+    many = hit if not exact else sum(c > k for c, k in zip(counts, widths, strict=True)) > 0
+    few = hit & ~many
+
+    def reduced() -> list[tuple[jax.Array, jax.Array]]:
+        return [(y, w) if d is None else (y, jnp.where(d, jnp.zeros((), w.dtype), w))
+                for (y, w), d in zip(data, dropped, strict=True)]
+
+    def resolve(state):
+        zs, ls, cs = solve_block(transforms, params, caches, reduced(), z0, prior_precision,
+                                 prior_mean, n_refine=n_refine)
+        return _take_rows(many, (zs, ls, cs), state)
+
+    def downdate(state):
+        return _downdate(transforms, params, data, dropped, resid, widths, few, state, z0,
+                         prior_precision, prior_mean, n_refine)
+
+    state = (z, chol, list(chi))
+    if exact:
+        state = jax.lax.cond(jnp.any(few), downdate, lambda s: s, state)
+    return jax.lax.cond(jnp.any(many), resolve, lambda s: s, state)
+
+
+def _take_rows(mask: jax.Array, new: Any, old: Any) -> Any:
+    """``new`` in the rows where ``mask`` (n,) holds, ``old`` elsewhere (pytrees)."""
+    return jax.tree_util.tree_map(
+        lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+
+
+def _on_rows(mask: jax.Array, fn: Any, args: Any, old: Any, share: int = GATHER_SHARE) -> Any:
+    """``fn(*args)`` (row-wise) for the rows where ``mask`` holds, ``old`` elsewhere: on
+    those rows alone, gathered, when they are at most ``n // share`` (the cost of a few
+    objects is that of a few), else on the whole block."""
+    n = mask.shape[0]
+    size = n // share
+
+    def whole(_):
+        return _take_rows(mask, fn(*args), old)
+
+    if size < 1:
+        return whole(None)
+
+    def gathered(_):
+        idx = jnp.nonzero(mask, size=size, fill_value=0)[0]
+        new = fn(*jax.tree_util.tree_map(lambda a: a[idx], args))
+        target = jnp.where(jnp.arange(size) < jnp.sum(mask), idx, n)  # n: dropped
+        return jax.tree_util.tree_map(lambda o, a: o.at[target].set(a, mode="drop"),
+                                      old, new)
+
+    return jax.lax.cond(jnp.sum(mask) <= size, gathered, whole, None)
+
+
+def _downdate(transforms, params, data, dropped, resid, widths, few, state, z0,
+              prior_precision, prior_mean, n_refine):
+    """The rank-update branch of :func:`drop_entries` for the objects ``few``."""
+    z, chol, chi = state
+    p = z.shape[1]
+    h = chol @ jnp.swapaxes(chol, 1, 2)
+    step = jnp.zeros_like(z)
+    for tr, pa, (_, w), d, r, k in zip(transforms, params, data, dropped, resid, widths,
+                                       strict=True):
+        if d is None:
+            continue
+        # the (at most k) dropped entries of each object: their Jacobian rows (constant
+        # for an exact transform), weights and residuals
+        flag, idx = jax.lax.top_k(d.astype(jnp.float32), k)
+        jac = tr.jacobian(pa, jnp.zeros((1, p), z.dtype))[0][idx]  # (n, k, P)
+        wd = jnp.where(flag > 0, jnp.take_along_axis(w, idx, axis=1).astype(z.dtype), 0.0)
+        rd = jnp.take_along_axis(r, idx, axis=1)
+        h = h - jnp.einsum("nk,nkp,nkq->npq", wd, jac, jac)
+        # the gradient of the reduced problem at z (the full problem's is ~0 there)
+        step = step - jnp.einsum("nk,nkp->np", wd * rd, jac)
+    low = jax.lax.linalg.cholesky(h, symmetrize_input=False)
+    z_new = z + cho_solve_factor(low, step)
+    prior_shift = prior_precision @ prior_mean
+    reduced = [w if d is None else jnp.where(d, jnp.zeros((), w.dtype), w)
+               for (_, w), d in zip(data, dropped, strict=True)]
+
+    def exact(zn, ln, ys, ws):
+        """chi^2 from the exact residual at the new latents; after float32 Grams, one
+        refinement step against it (chi^2 then to first order in that tiny step)."""
+        ws = [w.astype(zn.dtype) for w in ws]
+        res = [y.astype(zn.dtype) - tr.apply(pa, zn)
+               for tr, pa, y in zip(transforms, params, ys, strict=True)]
+        chis = [jnp.sum(w * q * q, axis=1) for w, q in zip(ws, res, strict=True)]
+        for it in range(n_refine):
+            grads = [tr.pullback(pa, zn, w * q)
+                     for tr, pa, w, q in zip(transforms, params, ws, res, strict=True)]
+            dz = cho_solve_factor(ln, prior_shift - zn @ prior_precision.T + sum(grads))
+            zn = zn + dz
+            chis = [c - 2.0 * jnp.sum(dz * g, axis=1) for c, g in zip(chis, grads,
+                                                                        strict=True)]
+            if it < n_refine - 1:
+                res = [y.astype(zn.dtype) - tr.apply(pa, zn)
+                       for tr, pa, y in zip(transforms, params, ys, strict=True)]
+        return zn, ln, chis
+
+    ys = [y for y, _ in data]
+    return _on_rows(few, exact, (z_new, low, ys, reduced), (z, chol, list(chi)))
 
 
 class LatentSolution(NamedTuple):
