@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from starlux.data import Dataset
 from starlux.io.datasets import FileFormatError
 from starlux.io.models import load_model, save_model
 from starlux.model import Lux, LuxModel
@@ -106,3 +108,22 @@ def test_model_from_a_newer_starlux_draws_a_warning(model, tmp_path):
         h.attrs["starlux_version"] = "99.0"
     with pytest.warns(UserWarning, match="newer.h5: written by starlux 99.0"):
         load_model(path)
+
+
+RELEASE = Path(__file__).resolve().parents[1] / "data" / "models"
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp"])
+def test_a_model_file_written_by_the_last_release_loads_and_predicts_as_it_did(kind):
+    """Model files written by starlux 0.1.0 as released (a linear model with its error
+    model, and one with a perceptron label map) load and give the labels they gave."""
+    model = LuxModel.load(RELEASE / f"release-{kind}.h5")
+    with np.load(RELEASE / "release-predictions.npz") as f:
+        ds = Dataset.from_arrays(flux=f["flux"], flux_err=f["flux_err"],
+                                 wavelength=f["wavelength"])
+        expected = f[kind]
+        expected_err = f["linear_err"] if kind == "linear" else None
+    pred = model.predict(ds)["label"]
+    np.testing.assert_allclose(pred.values, expected, rtol=1e-9)
+    if expected_err is not None:
+        np.testing.assert_allclose(pred.errors, expected_err, rtol=1e-9)
