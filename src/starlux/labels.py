@@ -6,7 +6,9 @@ written as [M/H] in dex everywhere and ``TEFF`` as T_eff in K.
 
 Names are matched case-insensitively; survey prefixes and suffixes such as
 ``PARAM_`` or ``_SPEC`` are ignored, and any ``X_FE`` / ``X_H`` / ``X_M`` column is an
-abundance ratio [X/Fe], [X/H] or [X/M] in dex. Unknown names keep their own name and
+abundance ratio [X/Fe], [X/H] or [X/M] in dex. A photometric colour written
+``BAND-BAND`` (``BP-G``, ``J-G``, ``G-K``: :mod:`starlux.io.photometry`) and the K-band
+extinction (``AK_TARG``, ``A_K``) are in mag. Unknown names keep their own name and
 get no unit.
 """
 
@@ -47,7 +49,14 @@ _KNOWN: dict[str, tuple[str, str, str]] = {
     "VSINI": (r"$v \sin i$", "v sin i", "km / s"),
     "VBROAD": (r"$v_\mathrm{broad}$", "v_broad", "km / s"),
     "VRAD": (r"$v_\mathrm{rad}$", "v_rad", "km / s"),
+    "AK_TARG": (r"$A_K$", "A_K", "mag"),
+    "A_K": (r"$A_K$", "A_K", "mag"),
+    "AK": (r"$A_K$", "A_K", "mag"),
 }
+
+_BAND_TEX = {"G": "G", "BP": r"G_\mathrm{BP}", "RP": r"G_\mathrm{RP}", "J": "J", "H": "H",
+             "K": r"K_s", "KS": r"K_s"}
+_COLOUR = re.compile(r"^(G|BP|RP|J|H|KS?)-(G|BP|RP|J|H|KS?)$")
 
 _SYNONYMS = {"T_EFF": "TEFF", "LOG_G": "LOGG", "MH": "M_H", "FEH": "FE_H",
              "VMAC": "VMACRO", "VMIC": "VMICRO", "ALPHA": "ALPHA_M"}
@@ -73,6 +82,10 @@ def _canonical(name: str) -> str:
 def label_info(name: str) -> LabelInfo:
     """The printed name and unit of label ``name`` (see the module docstring)."""
     key = _canonical(name)
+    c = _COLOUR.match(key)
+    if c:
+        a, b = c.groups()
+        return LabelInfo(name, f"${_BAND_TEX[a]} - {_BAND_TEX[b]}$", f"{a}-{b}", "mag")
     if key in _KNOWN:
         tex, text, unit = _KNOWN[key]
         return LabelInfo(name, tex, text, unit)

