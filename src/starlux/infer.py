@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .covariance import drop as drop_weights
+from .covariance import excess, input_precision, observed, solve_data
 from .data import DataError, Dataset
 from .error_model import model_error_at
 from .latents import drop_entries, latent_caches, prior_terms, solve_block, solve_latents
@@ -38,7 +40,7 @@ from .sampling import (
     object_keys,
     output_samples,
 )
-from .units import CLIP_SIGMA, ColumnLimits, Prepared, effective_weights, model_units
+from .units import CLIP_SIGMA, ColumnLimits, Prepared, model_units
 
 if TYPE_CHECKING:
     from .spec import ModelState
@@ -151,18 +153,18 @@ def _reject_pixels(transforms: Sequence[Any], params: Sequence[Any],
             rejected.append(None)
             resid.append(None)
             continue
-        used_k = jnp.maximum(jnp.sum(w > 0, axis=1, dtype=jnp.int32), 1)
+        used_k = jnp.maximum(jnp.sum(observed(w), axis=1, dtype=jnp.int32), 1)
         level = clip**2 * jnp.maximum(1.0, ck / used_k)
         r = y.astype(w.dtype) - tr.apply(pa, z)
-        rejected.append((w > 0) & (w * r**2 > level[:, None]))
+        rejected.append(observed(w) & (excess(w, r) > level[:, None]))
         resid.append(r)
     return rejected, resid
 
 
 @partial(jax.jit, static_argnames=("in_tr", "spectra", "out_tr", "out_full", "n_refine",
                                    "want_cov", "clip", "keep_data"))
-def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, in_tr, spectra,
-                   out_tr, out_full, n_refine, want_cov, clip, keep_data=False):
+def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, covs=None, *, in_tr,
+                   spectra, out_tr, out_full, n_refine, want_cov, clip, keep_data=False):
     """Everything for one block of objects: model units, latents, clipping, outputs.
 
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
@@ -178,6 +180,9 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
     """
     prepared = [model_units(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     data = [(y, w) for y, w, _ in prepared]
+    if covs is not None:  # inputs with correlated errors: their per-object precisions
+        data = [yw if cv is None else (yw[0], input_precision(cv, r, c, sp))
+                for yw, cv, r, c, sp in zip(data, covs, raws, consts, spectra, strict=True)]
     n, p = data[0][0].shape[0], prec.shape[0]
     z0 = jnp.broadcast_to(mean, (n, p)).astype(jnp.float64)
     z, chol, chi = solve_block(in_tr, in_params, caches, data, z0, prec, mean,
@@ -185,7 +190,7 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
     rejected = [o for _, _, o in prepared]
     # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
     # int64 array first, 10x slower)
-    used = [jnp.sum(w > 0, axis=1, dtype=jnp.int32) for _, w in data]
+    used = [jnp.sum(observed(w), axis=1, dtype=jnp.int32) for _, w in data]
     if clip is not None and any(sp[0] for sp in spectra):
         # the rejected pixels leave each star's solution by a rank update, not a second
         # solve of the block (drop_entries)
@@ -197,7 +202,7 @@ def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, *, i
         rejected = [a + b for a, b in zip(rejected, newly, strict=True)]
         used = [u - b for u, b in zip(used, newly, strict=True)]
         if keep_data:
-            data = [(y, w) if d is None else (y, jnp.where(d, 0.0, w))
+            data = [(y, w) if d is None else (y, drop_weights(w, d))
                     for (y, w), d in zip(data, drop, strict=True)]
     used = tuple(used)
     outs = _output_values(z, chol, out_params, out_tr, out_full)
@@ -316,18 +321,33 @@ class BlockPredictor:
             raws[k] = (o.values[rows], o.errors[rows], o.missing[rows])
         return raws
 
+    def covariances_from_dataset(self, dataset: Dataset, rows: slice) -> dict[str, np.ndarray]:
+        """``{input: (n, D, D) error covariance}`` for the inputs of an in-memory dataset
+        that carry one (label columns in the model's order)."""
+        covs = {}
+        for k in self.inputs:
+            o = dataset[k]
+            if o.covariance is not None:
+                spec = self.model.specs[k]
+                if spec.kind == "label" and tuple(o.names) != spec.names:
+                    o = o.select(spec.names)
+                covs[k] = o.covariance[rows]
+        return covs
+
     def predict_dataset_rows(self, dataset: Dataset, rows: slice, chunk: int) -> Prediction:
         ids = None if dataset.ids is None else dataset.ids[rows]
         return self.run(self.raw_from_dataset(dataset, rows), ids=ids, chunk=chunk,
-                        start=rows.start or 0)
+                        start=rows.start or 0, covs=self.covariances_from_dataset(dataset, rows))
 
     def run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
-            chunk: int | None = None, start: int = 0) -> Prediction:
+            chunk: int | None = None, start: int = 0,
+            covs: dict[str, np.ndarray] | None = None) -> Prediction:
         with single_threaded_blas():
-            return self._run(raws, ids, chunk, start)
+            return self._run(raws, ids, chunk, start, covs)
 
     def _run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
-             chunk: int | None = None, start: int = 0) -> Prediction:
+             chunk: int | None = None, start: int = 0,
+             covs: dict[str, np.ndarray] | None = None) -> Prediction:
         """Predict one block from ``{input: (values, errors, missing or None)}``.
 
         Values and errors are raw arrays (n, D_k) in natural units (float32 from a file
@@ -336,15 +356,19 @@ class BlockPredictor:
         must be in the model's column order. ``chunk``: rows the block is padded to
         when shorter (so that the last block of a file reuses the compiled kernel).
         ``start``: the row number of the block's first object in the whole data set
-        (seeds its posterior samples).
+        (seeds its posterior samples). ``covs``: the (n, D, D) error covariances, in
+        natural units, of the inputs that have one (the full likelihood,
+        :mod:`starlux.covariance`).
         """
         n = next(iter(raws.values()))[0].shape[0]
         m = _padded_rows(n, chunk or n)
         padded = tuple(_pad_raw(raws[k], m) for k in self.inputs)
         consts = tuple(self._consts[k] for k in self.inputs)
+        full = tuple(None if k not in (covs or {}) else _pad_cov(covs[k], m)
+                     for k in self.inputs) if covs else None
         z, cov, chi, used, rejected, outs, chol, data = _predict_block(
             self._in_params, self._caches, padded, consts, self.prec, self.mean,
-            self._out_params, in_tr=self._in_tr, spectra=self._spectra, out_tr=self._out_tr,
+            self._out_params, full, in_tr=self._in_tr, spectra=self._spectra, out_tr=self._out_tr,
             out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov,
             clip=self.clip, keep_data=self.samples > 0 and self.sampler == "nuts")
         deviations = self._deviations(z, chol, data, start) if self.samples else None
@@ -424,18 +448,20 @@ def _pad_raw(raw: Raw, m: int) -> Raw:
             None if missing is None else jax.device_put(missing))
 
 
+def _pad_cov(cov: np.ndarray, m: int) -> jax.Array:
+    """A block's covariances padded to ``m`` rows with zeros (padded rows are missing)."""
+    if cov.shape[0] != m:
+        cov = np.concatenate([cov, np.zeros((m - cov.shape[0],) + cov.shape[1:])])
+    return jax.device_put(cov)
+
+
 def predict_prepared(model: ModelState, prepared: dict[str, Prepared], inputs: list[str],
                      outputs: list[str]) -> Prediction:
     """Predict ``outputs`` from already prepared ``inputs`` (model units, as stored for
     training) with the model's inference prior: the solve of :func:`predict` without
     re-reading and re-preparing the data (training's held-out folds). No latent or
     label covariances are kept."""
-    data = {}
-    for k in inputs:
-        w = prepared[k].ivar
-        if k in model.ln_scatter:
-            w = effective_weights(w, model.ln_scatter[k])
-        data[k] = (prepared[k].y, w)
+    data = {k: solve_data(prepared[k], model.ln_scatter.get(k)) for k in inputs}
     prec, mean = prior_terms(model)
     params = {k: jax.tree_util.tree_map(jnp.asarray, model.params[k]) for k in model.params}
     transforms = {k: s.transform for k, s in model.specs.items()}

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .covariance import chi2_rows, latent_system, weigh
+from .covariance import chi2_rows, drop, is_full, latent_system, weigh
 from .linalg import batched_trace, cho_inverse, cho_solve_factor, gram_dtype, row_chunks
 from .transforms import Transform
 
@@ -175,6 +175,15 @@ def drop_entries(transforms: Sequence[Transform], params: Sequence[Any], caches:
     """
     z, chol, chi = solution
     n, p = z.shape
+    if any(is_full(w) for _, w in data):
+        # correlated errors: the dropped entries are marginalised out of each object's
+        # precision (covariance.drop) and the objects that lost any are solved again
+        reduced = [(y, w) if d is None else (y, drop(w, d))
+                   for (y, w), d in zip(data, dropped, strict=True)]
+        hit = sum(jnp.any(d, axis=1) for d in dropped if d is not None) > 0
+        return _take_rows(hit, solve_block(transforms, params, caches, reduced, z0,
+                                           prior_precision, prior_mean, n_refine=n_refine),
+                          (z, chol, list(chi)))
     counts = [jnp.zeros(n, jnp.int32) if d is None else jnp.sum(d, axis=1, dtype=jnp.int32)
               for d in dropped]
     hit = sum(c > 0 for c in counts) > 0
