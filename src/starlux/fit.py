@@ -40,7 +40,8 @@ agenda 1, which becomes (:func:`fit_core`):
 Models whose transforms are all linear take the original agenda, step for step.
 
 Around this core, :func:`train` splits the labelled training objects into K folds to
-(a) choose P and Omega when they are not given (cold fits scored on the first fold),
+(a) choose the transform family, P and Omega when they are not given (cold fits scored
+on held-out folds of nested subsamples, :func:`_select`),
 then fits all objects, and (b) learns the per-label model-error term that makes the
 reported uncertainties honest: every labelled object gets a prediction from a fold
 model that did not see it (started from the final fit, see ``Lux.fold_rounds``), and
@@ -792,10 +793,12 @@ class _Folds:
                                          self.labels)
 
     def cold(self, i: int, p: int, reg: float, specs: dict[str, OutputSpec] | None = None,
-             ) -> tuple[Dataset, Any]:
+             n_iter: int | None = None) -> tuple[Dataset, Any]:
         """Fold ``i`` fitted from scratch at P = ``p``, Omega = ``reg`` (with the
-        transforms of ``specs``, default this run's)."""
-        cfg = replace(self.config, latents=p, reg=reg)
+        transforms of ``specs``, default this run's; ``n_iter`` agenda-1 rounds, default
+        the configured ones)."""
+        cfg = replace(self.config, latents=p, reg=reg,
+                      n_iter=self.config.n_iter if n_iter is None else n_iter)
         specs = self.specs if specs is None else specs
         res = fit_core(_rows(self.prep, self.fitted_on(i)), specs, p, reg, cfg,
                        self.config.seed, bar=self.bar,
@@ -816,6 +819,11 @@ MIN_RUNG = 2000
 """Objects in the smallest subsample of the successive halving that chooses the
 family and P: candidates are scored on nested subsamples that double up to the
 whole training set, and half of them are dropped at each step."""
+SELECT_ITERS = 2
+"""Agenda-1 rounds of the cold fits that score the candidates of the automatic choice
+(the final fit has ``Lux.n_iter``). Why fewer: the candidates differ by far more than
+the last rounds change (on 5,000 Gaia XP stars 2 rounds instead of 5 moved the labels by
+1-5 %, the families by 30 %), and a fit costs its rounds."""
 MIN_HELD_OUT = 600
 """Held-out objects each candidate is scored on at least (as many folds as that takes,
 up to K): one fold of a few hundred stars was too noisy a judge on the 671-star set."""
@@ -876,23 +884,20 @@ def _better(a: _Candidate, b: _Candidate) -> bool:
 
 
 def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: float,
-            cap: int, grow: bool) -> tuple[_Candidate, float, list[dict[str, Any]],
-                                           dict[tuple[str, int, float], Any]]:
+            ) -> tuple[_Candidate, float, list[dict[str, Any]]]:
     """Choose the family and P by successive halving, then Omega.
 
     Every candidate is scored at :data:`REFERENCE_REG` on the smallest subsample
     (mean held-out squared label error over at least :data:`MIN_HELD_OUT` held-out
-    objects); where a family's best P is the top of its grid and beats the next one by
-    more than one standard error, the grid grows by doubling (up to ``cap``). The
-    better half goes on to a subsample twice as large, and so on up to all objects,
+    objects, by fits of :data:`SELECT_ITERS` agenda-1 rounds). The better half goes
+    on to a subsample twice as large, and so on up to all objects,
     unless one candidate already beats every other by more than one standard error
     (:func:`_better`). On the last subsample scored the minimum wins, except that a
     simpler family (earlier in ``Lux.families``) is kept when the winner does not beat
     its best by more than one standard error: a nonlinear family must earn its place.
     Omega is then chosen among ``regs`` for the winner on that same subsample, by the
-    same rule against the reference value. Returns the winner, Omega, the selection
-    table and the fold-0 predictions made on the whole set (reused by scratch
-    calibration folds).
+    same rule against the reference value. Returns the winner, Omega and the
+    selection table.
 
     Why subsamples: a fit costs about N D P^2 and the candidates differ clearly long
     before N is the whole set; the whole set is fitted only for the few candidates
@@ -902,7 +907,6 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
     perm = np.random.default_rng([folds.config.seed, 7]).permutation(ds.n)
     sizes = rung_sizes(ds.n)
     table: list[dict[str, Any]] = []
-    full_first: dict[tuple[str, int, float], Any] = {}
 
     def rung_folds(size: int) -> _Folds:
         if size >= ds.n:
@@ -919,9 +923,8 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
     def score(f: _Folds, c: _Candidate, reg: float, size: int) -> tuple[float, np.ndarray]:
         parts, mses = [], []
         for i in range(n_folds(f)):
-            hold_ds, pred = f.cold(i, c.latents, reg, c.specs)
-            if f is folds and i == 0:
-                full_first[(c.family, c.latents, reg)] = (hold_ds, pred)
+            hold_ds, pred = f.cold(i, c.latents, reg, c.specs,
+                                   n_iter=min(SELECT_ITERS, f.config.n_iter))
             mse, per = _score_rows(pred, hold_ds, f.specs)
             mses.append((mse, len(f.rows[i])))
             parts.append(per)
@@ -934,19 +937,6 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
     alive = list(cands)
     for c in alive:
         c.score, c.per_object = score(first, c, reg0, sizes[0])
-    if grow:
-        for fam in sorted({c.order for c in cands}):
-            while True:
-                mine = [c for c in alive if c.order == fam]
-                best = min(mine, key=lambda c: c.score)
-                top = max(c.latents for c in mine)
-                below = [c for c in mine if c is not best]
-                if (best.latents != top or 2 * top > cap or not below
-                        or not _better(best, min(below, key=lambda c: c.score))):
-                    break
-                new = _Candidate(best.family, best.specs, 2 * top, best.order)
-                new.score, new.per_object = score(first, new, reg0, sizes[0])
-                alive.append(new)
     last, last_size = first, sizes[0]
     for size in sizes[1:]:
         best = min(alive, key=lambda c: c.score)
@@ -973,7 +963,7 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
         other.score, other.per_object = score(last, win, reg, last_size)
         if _better(other, win) and other.score < best.score:
             reg_best, best = reg, other
-    return win, reg_best, table, full_first
+    return win, reg_best, table
 
 
 def _held_out(folds: _Folds, name: str, per_fold: list[tuple[Dataset, Any]]
@@ -992,7 +982,6 @@ def _held_out(folds: _Folds, name: str, per_fold: list[tuple[Dataset, Any]]
 
 
 def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
-               first: dict[tuple[int, float], tuple[Dataset, Any]]
                ) -> tuple[dict[str, ErrorModel], dict[str, dict[str, np.ndarray]]]:
     """The error model of every label output, from a prediction of each labelled
     object by a fold model that saw neither its labels nor its spectrum; and those
@@ -1001,8 +990,7 @@ def _calibrate(folds: _Folds, res: FitResult, cfg: LuxConfig,
     per_fold = []
     for i in range(len(folds.rows)):
         if cfg.fold_rounds is None:
-            reuse = i == 0 and (p, reg) in first
-            per_fold.append(first[(p, reg)][:2] if reuse else folds.cold(i, p, reg))
+            per_fold.append(folds.cold(i, p, reg))
         else:
             per_fold.append(folds.warm(i, res, reg, cfg))
     held = {name: _held_out(folds, name, per_fold) for name in folds.labels}
@@ -1061,10 +1049,12 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     calibrate = use_folds and config.calibrate
     fit_steps = steps_per_fit(config, names, specs)
     # cold fits of the choice: every candidate on the smallest subsample, then half as
-    # many on each larger one (the bar's total is a close estimate: the grid may grow)
+    # many on each larger one, with fewer rounds (the bar's total is an estimate: the
+    # halving may stop early; shorter fits count in proportion)
     n_cold = len(cands) + (len(cands) + 1) // 2 * (len(rung_sizes(dataset.n)) > 1)
-    n_full = 1 + ((k * n_cold + len(set(regs) - {reg0})) if select else 0)
-    total = n_full * fit_steps
+    short = min(1.0, SELECT_ITERS / config.n_iter)
+    total = fit_steps + (int(short * fit_steps * (n_cold + len(set(regs) - {reg0})))
+                         if select else 0)
     if calibrate:
         total += k * (fit_steps if config.fold_rounds is None
                       else steps_per_refit(config, names, specs))
@@ -1072,13 +1062,9 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     folds = _Folds(dataset, prep, specs, rows, config, bar)
 
     selection: list[dict[str, Any]] = []
-    first: dict[tuple[int, float], tuple[Dataset, Any]] = {}
     win, reg_best = cands[0], reg0
     if select:
-        cap = _latent_cap(n_labels, n_dims, n_fit)
-        win, reg_best, selection, tried = _select(folds, cands, regs, reg0, cap,
-                                                  grow=config.latents is None)
-        first = {(p, r): v for (fam, p, r), v in tried.items() if fam == win.family}
+        win, reg_best, selection = _select(folds, cands, regs, reg0)
     specs = folds.specs = win.specs
     p_best = win.latents
     chosen = {k: s.transform for k, s in specs.items()
@@ -1100,7 +1086,7 @@ def _train(config: LuxConfig, dataset: Dataset) -> ModelState:
     if res.weights:  # the calibration folds see the entries the final fit kept
         folds.prep = {name: replace(p, ivar=res.weights.get(name, p.ivar))
                       for name, p in prep.items()}
-    errors, held_out = _calibrate(folds, res, final_cfg, first) if calibrate else ({}, {})
+    errors, held_out = _calibrate(folds, res, final_cfg) if calibrate else ({}, {})
     bar.close()
     model = _model_from_fit(final_cfg, specs, res, ids=dataset.ids)
     model.model_error = {name: em.sigma for name, em in errors.items()}
