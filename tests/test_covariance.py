@@ -63,11 +63,12 @@ def _diagonal(ds: Dataset) -> Dataset:
                                ids=ds.ids)
 
 
-def _gls_latents(model, ds: Dataset, row: int) -> np.ndarray:
+def _gls_latents(model, ds: Dataset, row: int, without: tuple[int, ...] = ()) -> np.ndarray:
     """One object's latents by hand: the generalised least squares of its observed flux
-    entries under (C_oo + S) with the model's prior."""
+    entries (but ``without``) under (C_oo + S) with the model's prior."""
     o = ds["flux"]
     obs = ~o.missing[row]
+    obs[list(without)] = False
     w, b = np.asarray(model.params["flux"]["W"]), np.asarray(model.params["flux"]["b"])
     s2 = np.exp(2 * np.asarray(model.ln_scatter["flux"]))
     k = o.covariance[row][np.ix_(obs, obs)] + np.diag(s2[obs])
@@ -225,7 +226,7 @@ def test_a_covariance_that_is_not_positive_definite_is_refused_with_a_one_line_e
 
 
 def test_a_model_predicts_from_a_dataset_with_a_covariance():
-    ds, truth = correlated_toy(400, seed=9)
+    ds, truth = correlated_toy(400, d=48, seed=9)
     model = Lux(latents=3, **FAST).fit(ds.take(np.arange(300)))
     test = ds.take(np.arange(300, 400))
     pred = model.predict(test, inputs=["flux"])
@@ -239,4 +240,14 @@ def test_a_model_predicts_from_a_dataset_with_a_covariance():
     assert not np.allclose(plain.z, pred.z)
     # and the spectra are predicted from the labels
     back = model.predict(test, inputs=["label"], outputs=["flux"])
-    assert back["flux"].values.shape == (100, 24)
+    assert back["flux"].values.shape == (100, 48)
+    # a cosmic ray is rejected (one outlier among D > clip^2 entries: the rejection
+    # level scales with the star's own chi^2): the star is solved again without it
+    hit = test["flux"].values.copy()
+    hit[3, 5] += 0.5
+    bad = Dataset.from_arrays(flux=hit, flux_cov=test["flux"].covariance)
+    again = model.predict(bad, inputs=["flux"])
+    assert again.n_rejected["flux"][3] == 1 and again.n_used["flux"][3] == 47
+    np.testing.assert_allclose(again.z[3], _gls_latents(model, bad, 3, without=(5,)),
+                               rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(again.z[:3], pred.z[:3])
