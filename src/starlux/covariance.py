@@ -42,7 +42,7 @@ import scipy.linalg
 from .linalg import cho_inverse, pseudo_inverse_spd, row_chunks, unpack_index
 from .units import Prepared, effective_weights, model_units
 
-__all__ = ["is_full", "observed", "weigh", "chi2_rows", "standardised", "excess", "drop",
+__all__ = ["is_full", "observed", "weigh", "chi2_rows", "chi2", "standardised", "excess", "drop",
            "total_weight", "diagonal_weights", "model_covariance", "precision",
            "precision_block", "solve_data", "input_precision", "latent_system", "solve_map",
            "map_row_covariances", "fit_scatter_full"]
@@ -80,6 +80,14 @@ def chi2_rows(w: Any, r: Any) -> Any:
     if not is_full(w):
         return _xp(w).sum(w * r * r, axis=1)
     return _xp(w).sum(r * weigh(w, r), axis=1)
+
+
+def chi2(w: Any, r: Any) -> Any:
+    """The total chi^2 of a block: ``sum w r^2`` (the diagonal path's own expression),
+    or ``sum_n r_n^T Lambda_n r_n``."""
+    if not is_full(w):
+        return _xp(w).sum(w * r * r)
+    return _xp(w).sum(r * weigh(w, r))
 
 
 def standardised(w: Any, r: Any) -> Any:
@@ -259,7 +267,7 @@ def _kron_chunk(gram: jax.Array, rhs: jax.Array, x: jax.Array, y: jax.Array,
 def _kron_chi2(chi: jax.Array, x: jax.Array, y: jax.Array, prec: jax.Array,
                sol: jax.Array) -> jax.Array:
     r = y - x @ sol.T
-    return chi + jnp.sum(chi2_rows(prec, r))
+    return chi + chi2(prec, r)
 
 
 def _kron_matrix(packed: np.ndarray, d: int, k: int) -> np.ndarray:

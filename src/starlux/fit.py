@@ -313,7 +313,7 @@ def chi2_total(transform: Any, params: dict[str, jax.Array], z: jax.Array, y: ja
 @partial(jax.jit, static_argnames=("transform",))
 def _chi2_chunk(transform, params, z, y, w) -> jax.Array:
     r = y.astype(jnp.float64) - transform.apply(params, z)
-    return jnp.sum(r * covariance.weigh(w.astype(jnp.float64), r))
+    return covariance.chi2(w.astype(jnp.float64), r)
 
 
 class _Tracker:

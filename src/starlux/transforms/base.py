@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..covariance import total_weight, weigh
+from ..covariance import chi2, total_weight
 from ..linalg import cho_inverse
 
 __all__ = ["Transform", "Params", "object_blocks", "lbfgs_fit"]
@@ -189,7 +189,7 @@ def _chi2(transform: Transform, params: Params, blocks: tuple[jax.Array, ...]) -
     def body(total, block):
         z, y, w = block
         r = y.astype(jnp.float64) - transform.apply(params, z)
-        return total + jnp.sum(r * weigh(w.astype(jnp.float64), r)), None
+        return total + chi2(w.astype(jnp.float64), r), None
 
     return jax.lax.scan(body, jnp.zeros(()), blocks)[0]
 
