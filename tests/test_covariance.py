@@ -17,8 +17,10 @@ from starlux.covariance import (
 )
 from starlux.data import DataError
 from starlux.fit import fit_scatter
+from starlux.io.datasets import write_dataset
 from starlux.latents import prior_terms
 from starlux.model import Lux
+from starlux.stream import predict_file
 from starlux.transforms import LinearTransform
 from starlux.transforms.base import Transform
 
@@ -251,3 +253,17 @@ def test_a_model_predicts_from_a_dataset_with_a_covariance():
     np.testing.assert_allclose(again.z[3], _gls_latents(model, bad, 3, without=(5,)),
                                rtol=1e-7, atol=1e-9)
     np.testing.assert_array_equal(again.z[:3], pred.z[:3])
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".npz"])
+def test_a_file_with_a_covariance_streams_to_the_in_memory_prediction(tmp_path, suffix):
+    ds, _ = correlated_toy(260, d=12, seed=10)
+    model = Lux(latents=3, **FAST).fit(ds.take(np.arange(200)))
+    test = ds.take(np.arange(200, 260))
+    data, out = tmp_path / f"test{suffix}", tmp_path / "pred.npz"
+    write_dataset(data, test)
+    predict_file(model, data, out, chunk_size=32, progress=False)
+    ref = model.predict(test, inputs=["flux"], chunk_size=32)
+    with np.load(out) as got:
+        np.testing.assert_allclose(got["z"], ref.z, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got["label"], ref["label"].values, rtol=1e-10)

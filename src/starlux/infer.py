@@ -241,8 +241,10 @@ def _padded_rows(n: int, chunk: int) -> int:
     return min(chunk, max(8, 1 << max(n - 1, 0).bit_length()))
 
 
-Raw = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
-"""One input for one block: (values, errors, missing mask or None to apply the rules)."""
+Raw = tuple  # (values, errors, missing or None[, covariance or None])
+"""One input for one block: (values, errors, missing mask or None to apply the rules),
+and optionally the (n, D, D) error covariance in natural units (correlated errors: the
+full likelihood, :mod:`starlux.covariance`)."""
 
 
 class BlockPredictor:
@@ -319,35 +321,22 @@ class BlockPredictor:
             if spec.kind == "label" and tuple(o.names) != spec.names:
                 o = o.select(spec.names)
             raws[k] = (o.values[rows], o.errors[rows], o.missing[rows])
-        return raws
-
-    def covariances_from_dataset(self, dataset: Dataset, rows: slice) -> dict[str, np.ndarray]:
-        """``{input: (n, D, D) error covariance}`` for the inputs of an in-memory dataset
-        that carry one (label columns in the model's order)."""
-        covs = {}
-        for k in self.inputs:
-            o = dataset[k]
             if o.covariance is not None:
-                spec = self.model.specs[k]
-                if spec.kind == "label" and tuple(o.names) != spec.names:
-                    o = o.select(spec.names)
-                covs[k] = o.covariance[rows]
-        return covs
+                raws[k] += (o.covariance[rows],)
+        return raws
 
     def predict_dataset_rows(self, dataset: Dataset, rows: slice, chunk: int) -> Prediction:
         ids = None if dataset.ids is None else dataset.ids[rows]
         return self.run(self.raw_from_dataset(dataset, rows), ids=ids, chunk=chunk,
-                        start=rows.start or 0, covs=self.covariances_from_dataset(dataset, rows))
+                        start=rows.start or 0)
 
     def run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
-            chunk: int | None = None, start: int = 0,
-            covs: dict[str, np.ndarray] | None = None) -> Prediction:
+            chunk: int | None = None, start: int = 0) -> Prediction:
         with single_threaded_blas():
-            return self._run(raws, ids, chunk, start, covs)
+            return self._run(raws, ids, chunk, start)
 
     def _run(self, raws: dict[str, Raw], ids: np.ndarray | None = None,
-             chunk: int | None = None, start: int = 0,
-             covs: dict[str, np.ndarray] | None = None) -> Prediction:
+             chunk: int | None = None, start: int = 0) -> Prediction:
         """Predict one block from ``{input: (values, errors, missing or None)}``.
 
         Values and errors are raw arrays (n, D_k) in natural units (float32 from a file
@@ -356,16 +345,16 @@ class BlockPredictor:
         must be in the model's column order. ``chunk``: rows the block is padded to
         when shorter (so that the last block of a file reuses the compiled kernel).
         ``start``: the row number of the block's first object in the whole data set
-        (seeds its posterior samples). ``covs``: the (n, D, D) error covariances, in
-        natural units, of the inputs that have one (the full likelihood,
-        :mod:`starlux.covariance`).
+        (seeds its posterior samples). An input given with a covariance (a fourth
+        element) is solved under its full likelihood.
         """
         n = next(iter(raws.values()))[0].shape[0]
         m = _padded_rows(n, chunk or n)
-        padded = tuple(_pad_raw(raws[k], m) for k in self.inputs)
+        padded = tuple(_pad_raw(raws[k][:3], m) for k in self.inputs)
         consts = tuple(self._consts[k] for k in self.inputs)
-        full = tuple(None if k not in (covs or {}) else _pad_cov(covs[k], m)
-                     for k in self.inputs) if covs else None
+        full = tuple(_pad_cov(raws[k][3], m) if raws[k][3:] and raws[k][3] is not None
+                     else None for k in self.inputs)
+        full = full if any(c is not None for c in full) else None
         z, cov, chi, used, rejected, outs, chol, data = _predict_block(
             self._in_params, self._caches, padded, consts, self.prec, self.mean,
             self._out_params, full, in_tr=self._in_tr, spectra=self._spectra, out_tr=self._out_tr,

@@ -135,6 +135,7 @@ class _H5Reader:
     def __init__(self, path: Path, model: LuxModel, inputs: Sequence[str]):
         self.path = path
         self.keys: dict[str, tuple[str, str, np.ndarray | None]] = {}
+        self.covs: dict[str, str] = {}
         try:
             with h5py.File(path, "r") as f:
                 for k in inputs:
@@ -147,6 +148,8 @@ class _H5Reader:
                         if np.array_equal(order, np.arange(len(names))):
                             order = None
                     self.keys[k] = (k, f"{k}_err", order)
+                    if f"{k}_cov" in f:  # correlated errors: read with the values
+                        self.covs[k] = f"{k}_cov"
                 self.has_ids = "id" in f
         except (OSError, KeyError, ValueError) as exc:
             raise FileFormatError(f"{path}: cannot read ({exc})") from None
@@ -162,6 +165,9 @@ class _H5Reader:
             if order is not None:
                 v, e = v[:, order], e[:, order]
             raws[k] = (v, e, None)
+            if k in self.covs:
+                c = _read_aligned(f[self.covs[k]], rows)
+                raws[k] += (c if order is None else c[:, order][:, :, order],)
         ids = decode_strings(f["id"][rows]) if self.has_ids else None
         return raws, ids
 
