@@ -34,6 +34,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .covariance import chi2
 from .transforms import Transform
 
 __all__ = ["SAMPLERS", "check_sampler", "object_keys", "gaussian_deviations",
@@ -97,7 +98,7 @@ def nuts_deviations(transforms: Sequence[Transform], params: Sequence[Any],
         total = 0.0
         for tr, pa, (y, w) in zip(transforms, params, data, strict=True):
             r = y.astype(z.dtype) - tr.apply(pa, z)
-            total = total + jnp.sum(w * r * r)
+            total = total + chi2(w, r)  # sum w r^2, or r^T Lambda r (correlated errors)
         d = z - prior_mean
         return 0.5 * (total + jnp.sum((d @ prior_precision) * d))
 
