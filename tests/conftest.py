@@ -35,6 +35,21 @@ def _compilation_cache(tmp_path_factory: pytest.TempPathFactory):
     mp.undo()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_jax_caches():
+    """Each test module starts without the compiled programs of the modules before it.
+
+    With a whole suite's compiled programs kept in one process, XLA's compiler crashed
+    near the end of the suite (a segmentation fault while compiling a sampler in
+    ``transforms/test_mlp.py``, the same test alone passes); with each module's
+    programs released it does not. The process then holds about 5,000 memory
+    mappings rather than a whole suite's worth."""
+    import jax
+
+    jax.clear_caches()
+    yield
+
+
 def make_bilinear(n: int = 300, m: int = 3, p: int = 5, d: int = 40, noise: float = 0.0,
                   label_noise: float = 0.0, seed: int = 0, missing: float = 0.0,
                   ) -> tuple[Dataset, dict]:
