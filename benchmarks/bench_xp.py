@@ -133,7 +133,8 @@ def run_starlux(train: Dataset, test: Dataset) -> dict:
         "values": lab.values, "errors": lab.errors,
         "train_s": t1 - t0, "predict_s": t2 - t1,
         "family": "linear" if not chosen else ",".join(
-            f"{k}={t.name}" for k, t in chosen.items()),
+            f"{k}={t.name}" + (f":{t.width}x{t.depth}" if hasattr(t, "width") else "")
+            for k, t in chosen.items()),
         "latents": model.n_latents, "reg": model.reg,
         "screened": int(model.robust["flux"]["gross outliers"]),
         "clipped": int(model.robust["flux"]["clipped"]),
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                     fig_cat = cat_all[te]
                 print(f"{sample} split {s} {method}: RMSE "
                       + " ".join(f"{per_split[-1][n]['rmse']:.4g}" for n in LABELS)
-                      + (f"  z_std " + " ".join(f"{per_split[-1][n]['z_std']:.2f}"
+                      + ("  z_std " + " ".join(f"{per_split[-1][n]['z_std']:.2f}"
                                                 for n in LABELS) if errors is not None
                          else "")
                       + f"  train {run.get('train_s', float('nan')):.0f} s", flush=True)

@@ -848,6 +848,7 @@ class _Candidate:
     order: int  # family index: lower is simpler
     score: float = math.inf  # on the last subsample scored
     per_object: np.ndarray | None = None  # held-out squared error per object, last rung
+    by_rung: dict[int, tuple[float, np.ndarray]] = field(default_factory=dict)
 
 
 def _score_rows(pred, dataset: Dataset, specs) -> tuple[float, np.ndarray]:
@@ -889,19 +890,18 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
 
     Every candidate is scored at :data:`REFERENCE_REG` on the smallest subsample
     (mean held-out squared label error over at least :data:`MIN_HELD_OUT` held-out
-    objects, by fits of :data:`SELECT_ITERS` agenda-1 rounds). The better half goes
-    on to a subsample twice as large, and so on up to all objects,
-    unless one candidate already beats every other by more than one standard error
-    (:func:`_better`). On the last subsample scored the minimum wins, except that a
+    objects, by fits of :data:`SELECT_ITERS` agenda-1 rounds). The better half, and
+    the next larger P of the leader's family, go on to a subsample twice as large, and
+    so on up to all objects. On the last subsample the minimum wins, except that a
     simpler family (earlier in ``Lux.families``) is kept when the winner does not beat
-    its best by more than one standard error: a nonlinear family must earn its place.
-    Omega is then chosen among ``regs`` for the winner on that same subsample, by the
-    same rule against the reference value. Returns the winner, Omega and the
-    selection table.
+    its best by more than one standard error of the paired held-out errors
+    (:func:`_better`): a nonlinear family must earn its place. Omega is then chosen
+    among ``regs`` for the winner on the last-but-one subsample, by the same rule
+    against the reference value. Returns the winner, Omega and the selection table.
 
     Why subsamples: a fit costs about N D P^2 and the candidates differ clearly long
-    before N is the whole set; the whole set is fitted only for the few candidates
-    still close (on 20,000 Gaia XP stars, 2 of 9).
+    before N is the whole set; the whole set is fitted only for the two or three
+    candidates still close.
     """
     ds = folds.dataset
     perm = np.random.default_rng([folds.config.seed, 7]).permutation(ds.n)
@@ -933,19 +933,28 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
                       "folds": len(mses), "holdout_mse": mean})
         return mean, np.concatenate(parts)
 
-    first = rung_folds(sizes[0])
     alive = list(cands)
-    for c in alive:
-        c.score, c.per_object = score(first, c, reg0, sizes[0])
-    last, last_size = first, sizes[0]
-    for size in sizes[1:]:
-        best = min(alive, key=lambda c: c.score)
-        if all(_better(best, c) for c in alive if c is not best):
-            break  # a clear winner: larger subsamples would only confirm it
-        alive = sorted(alive, key=lambda c: c.score)[:-(-len(alive) // 2)]
-        last, last_size = rung_folds(size), size
+    scored: dict[int, tuple[_Folds, int]] = {}  # rung index -> (its folds, its size)
+    for r, size in enumerate(sizes):
+        if r:
+            ranked = sorted(alive, key=lambda c: c.score)
+            keep = ranked[:-(-len(ranked) // 2)]
+            # the next larger P of the leader's family goes on too: the best P grows
+            # with the training set, so a small subsample favours small P
+            lead = ranked[0]
+            larger = [c for c in alive if c.order == lead.order and c.latents > lead.latents]
+            if larger:
+                nxt = min(larger, key=lambda c: c.latents)
+                if nxt not in keep:
+                    keep.append(nxt)
+            alive = keep
+        f = rung_folds(size)
+        scored[r] = (f, size)
         for c in alive:
-            c.score, c.per_object = score(last, c, reg0, size)
+            c.score, c.per_object = score(f, c, reg0, size)
+            c.by_rung[r] = (c.score, c.per_object)
+        if len(alive) == 1:
+            break
     win = min(alive, key=lambda c: c.score)
     for fam in sorted({c.order for c in alive}):
         if fam >= win.order:
@@ -954,14 +963,17 @@ def _select(folds: _Folds, cands: list[_Candidate], regs: list[float], reg0: flo
         if not _better(win, simple):
             win = simple
             break
-    # Omega on the last subsample scored, at the reference value unless another beats
-    # it by more than one standard error (Omega mostly rescales the latents; it is
-    # chosen where P was, because the best penalty falls as the training set grows)
-    reg_best, best = reg0, win
+    # Omega for the winner on the last-but-one subsample scored (half the objects of the
+    # last, half the cost), at the reference value unless another beats it by more
+    # than one standard error: Omega mostly rescales the latents
+    r_reg = max(0, max(r for r in win.by_rung) - 1)
+    f_reg, size_reg = scored[r_reg]
+    ref = _Candidate(win.family, win.specs, win.latents, win.order, *win.by_rung[r_reg])
+    reg_best, best = reg0, ref
     for reg in sorted(set(regs) - {reg0}):
         other = _Candidate(win.family, win.specs, win.latents, win.order)
-        other.score, other.per_object = score(last, win, reg, last_size)
-        if _better(other, win) and other.score < best.score:
+        other.score, other.per_object = score(f_reg, win, reg, size_reg)
+        if _better(other, ref) and other.score < best.score:
             reg_best, best = reg, other
     return win, reg_best, table
 

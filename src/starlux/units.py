@@ -153,8 +153,8 @@ def column_limits(values: np.ndarray, errors: np.ndarray, missing: np.ndarray,
 
     The statistics use at most ``4096`` evenly spaced rows (ample for medians and
     percentiles; bounded memory and time for any N); the reach of the tails
-    (:func:`_reach`) uses every row, a block of columns at a time. Columns with no observed entry get
-    empty bounds (every value outside) and a zero floor. The bounds are
+    (:func:`_reach`) uses every row, a block of columns at a time. Columns with no
+    observed entry get empty bounds (every value outside) and a zero floor. The bounds are
     :data:`GROSS_OUTLIER` spreads beyond the reach of the column's values
     (:func:`_reach`); for labels they also stop short of each column's
     :func:`fill_values`.
