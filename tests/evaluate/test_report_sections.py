@@ -70,7 +70,8 @@ def test_objects_are_picked_across_the_range_of_a_value():
 def test_the_zoom_is_the_fe_and_mg_stretch_when_the_grid_covers_it():
     assert default_zoom(None) is None
     assert default_zoom(np.linspace(15100, 17000, 50)) == (15700.0, 15850.0)
-    assert default_zoom(np.linspace(5000, 6000, 50)) == (5000.0, 5100.0)
+    assert default_zoom(np.linspace(5000, 6000, 501)) == (5000.0, 5100.0)  # 2 Å steps
+    assert default_zoom(np.arange(3360.0, 10220.0, 20.0)) is None  # Gaia XP: no zoom
 
 
 def test_labels_are_compared_with_the_truth_when_the_data_carry_it(model_and_data):

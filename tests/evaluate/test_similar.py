@@ -51,3 +51,25 @@ def test_rank_similar_finds_the_twins_of_the_references():
     assert post.ids[0] == "twin-3"
     with pytest.raises(DataError, match="not in the dataset"):
         rank_similar(model, search, ["nope"])
+
+
+def test_a_latent_index_ranks_as_rank_similar_does_and_restricts_to_candidates():
+    from starlux.evaluate.similar import LatentIndex
+
+    ds = make_latent(n=120, m=2, p=4, d=24, seed=2)
+    model = Lux(latents=4, calibrate=False, progress=False).fit(ds)
+    index = LatentIndex.build(model, ds)
+    direct = rank_similar(model, ds, [ds.ids[3], ds.ids[17]])
+    again = index.rank([ds.ids[3], ds.ids[17]])
+    assert np.array_equal(direct.order, again.order)
+    np.testing.assert_allclose(direct.score, again.score)
+    some = index.rank([ds.ids[3]], candidates=np.arange(50, 60), top=4)
+    assert set(some.order) <= set(range(50, 60)) and some.order.size == 4
+
+
+def test_precision_at_k_counts_the_members_among_the_first_k():
+    from starlux.evaluate.similar import precision_at_k
+
+    member = np.array([True, False, True, False, False])
+    assert precision_at_k(np.array([0, 2, 1, 3, 4]), member, [1, 2, 4, 10]) == {
+        1: 1.0, 2: 1.0, 4: 0.5, 10: 0.4}

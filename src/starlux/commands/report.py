@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from .options import add_list_option
+
 
 def _split_values(values: Sequence[str]) -> list[str]:
     """Space-separated values, each of which may also hold commas."""
@@ -12,14 +14,14 @@ def _split_values(values: Sequence[str]) -> list[str]:
 
 
 def parse_wave_range(values: Sequence[str] | None) -> tuple[float, float] | None:
-    """``--wave-range MIN MAX`` (or ``MIN,MAX``) in Å."""
+    """``--wave-range MIN MAX`` (or ``MIN,MAX``), in the unit the figures use."""
     if not values:
         return None
     parts = _split_values(values)
     try:
         lo, hi = (float(x) for x in parts)
     except ValueError:
-        raise ValueError(f"--wave-range takes two numbers, MIN MAX in Å; got "
+        raise ValueError(f"--wave-range takes two numbers, MIN MAX; got "
                          f"{' '.join(values)!r}") from None
     if not lo < hi:
         raise ValueError(f"--wave-range: MIN must be below MAX; got {lo:g} {hi:g}")
@@ -43,9 +45,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spectra", type=int, default=4, metavar="N",
                    help="objects in the spectra figure (default: %(default)s)")
     p.add_argument("--wave-range", nargs=2, default=None, metavar=("MIN", "MAX"),
-                   help="MIN MAX of the zoomed spectra and derivative figures, in Å "
-                        "(default: 15700 15850 when on the grid; no zoom without "
-                        "wavelengths)")
+                   help="MIN MAX of the zoomed spectra and derivative figures, in the "
+                        "figures' unit: nm for Gaia XP spectra, Å otherwise (default: "
+                        "15700 15850 Å when on the grid; no zoom without wavelengths or "
+                        "for Gaia XP)")
+    add_list_option(p, "--from", dest="inputs", default=None, unique=True,
+                    metavar="OUTPUT",
+                    help="outputs the labels are predicted from (default: every spectral "
+                         "output of the model the data have, e.g. flux and the photometry "
+                         "phot)")
     p.add_argument("--no-tsne", action="store_true", help="skip the t-SNE latent map")
     p.add_argument("--title", default=None, metavar="TEXT",
                    help="page title (default: 'starlux validation report')")
@@ -57,17 +65,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluate.report import make_report
+    from ..evaluate.spectrum_plots import UNIT_PER_ANGSTROM, wavelength_unit
     from ..io.datasets import read_dataset
     from ..model import load_model
 
     model = load_model(args.model)
     ds = read_dataset(args.data_file)
+    wave_range = parse_wave_range(args.wave_range)
+    if wave_range is not None:  # given in the figures' unit; the report takes Å
+        spectral = model.spectral_outputs
+        wl = model.specs[spectral[0]].wavelength if spectral else None
+        f = UNIT_PER_ANGSTROM[wavelength_unit(wl)]
+        wave_range = (wave_range[0] / f, wave_range[1] / f)
     rep = make_report(model, ds, args.out, windows=args.windows, n_spectra=args.spectra,
                       n_realizations=args.realizations,
                       max_realization_objects=args.max_realization_objects,
-                      wave_range=parse_wave_range(args.wave_range),
-                      tsne=not args.no_tsne, seed=args.seed, progress=not args.no_progress,
-                      title=args.title)
+                      wave_range=wave_range, tsne=not args.no_tsne, seed=args.seed,
+                      progress=not args.no_progress, title=args.title, inputs=args.inputs)
     print(f"wrote {len(rep.figures)} figures and {rep.index}")
     for what, why in rep.skipped:
         print(f"  skipped {what}: {why}")

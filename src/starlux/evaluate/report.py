@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def _context(model: LuxModel, dataset: Dataset, out: Path, flux_output: str | None,
              label_outputs: Sequence[str] | None, wave_range: tuple[float, float] | None,
-             options: dict[str, Any]) -> ReportContext:
+             options: dict[str, Any], inputs: Sequence[str] | None = None) -> ReportContext:
     """Check the inputs and make the predictions every section shares."""
     flux_output = flux_output or next(iter(model.spectral_outputs), None)
     if flux_output is None or flux_output not in dataset:
@@ -61,8 +61,17 @@ def _context(model: LuxModel, dataset: Dataset, out: Path, flux_output: str | No
     labels = [k for k in (label_outputs or model.label_outputs) if k in model.specs]
     if not labels:
         raise DataError("the model has no label output to report on")
+    if inputs is None:  # what the model infers from by default: every spectral output
+        inputs = [flux_output] + [k for k in model.spectral_outputs
+                                  if k != flux_output and k in dataset]
+    else:
+        inputs = list(inputs)
+        absent = [k for k in inputs if k not in dataset or k not in model.specs]
+        if flux_output not in inputs or absent:
+            raise DataError(f"report inputs {inputs}: they must include {flux_output!r} and "
+                            "be outputs of both the model and the data")
     wl = model.specs[flux_output].wavelength
-    pred = model.predict(dataset, inputs=[flux_output], outputs=labels + [flux_output])
+    pred = model.predict(dataset, inputs=inputs, outputs=labels + [flux_output])
     observed = [k for k in labels if k in dataset]
     has = np.zeros(dataset.n, bool)
     pred_lab = None
@@ -75,7 +84,8 @@ def _context(model: LuxModel, dataset: Dataset, out: Path, flux_output: str | No
     ctx = ReportContext(model=model, dataset=dataset, out=out, flux_output=flux_output,
                         label_outputs=labels, pred=pred, pred_lab=pred_lab, has_labels=has,
                         snr=snr, snr_source=snr_source, wavelength=wl,
-                        zoom=wave_range or default_zoom(wl), options=options)
+                        zoom=wave_range or default_zoom(wl), options=options,
+                        inputs=list(inputs))
     for k in observed:
         ctx.reference[k], ctx.reference_err[k], ctx.reference_name[k] = \
             reference_labels(model, dataset, k)
@@ -123,6 +133,7 @@ def make_report(
     seed: int = 0,
     progress: bool = True,
     title: str | None = None,
+    inputs: Sequence[str] | None = None,
 ) -> Report:
     """Write the validation report of ``model`` on ``dataset`` into ``out``.
 
@@ -137,9 +148,13 @@ def make_report(
         n_realizations: K noisy copies per object for the precision figure (0 = skip).
         max_realization_objects: at most this many (random) objects get realisations.
         wave_range: (min, max) Å of the zoomed spectra / derivative figures
-            (default: 15700-15850 Å when on the grid; no zoom without wavelengths).
+            (default: 15700-15850 Å when on the grid; no zoom without wavelengths or
+            for Gaia XP grids). Figures of Gaia XP spectra are drawn in nm.
         tsne: also embed with t-SNE (perplexity 25).
         max_embed_objects: random subset size for the latent maps.
+        inputs: the outputs labels are predicted from (default: every spectral output
+            of the model the data have, e.g. ``flux`` and the photometry ``phot``;
+            ``[flux_output]`` for spectra alone).
     """
     from tqdm.auto import tqdm
 
@@ -154,7 +169,8 @@ def make_report(
                    max_embed_objects=max_embed_objects, seed=seed)
     bar = tqdm(total=len(SECTIONS) + 2, desc="report", disable=None if progress else True)
     bar.set_postfix_str("predicting labels and spectra")
-    ctx = _context(model, dataset, out, flux_output, label_outputs, wave_range, options)
+    ctx = _context(model, dataset, out, flux_output, label_outputs, wave_range, options,
+                   inputs)
     bar.update(1)
     for name, section in SECTIONS:
         bar.set_postfix_str(name)
@@ -162,8 +178,8 @@ def make_report(
         bar.update(1)
     intro = [f"Model: P = {model.n_latents} latents, Ω = {model.reg:g}; outputs "
              f"{', '.join(f'{k} ({s.kind}, {s.dim})' for k, s in model.specs.items())}.",
-             f"Data: {dataset.n} objects; labels predicted from '{ctx.flux_output}' only. "
-             f"SNR: {ctx.snr_source}."]
+             f"Data: {dataset.n} objects; labels predicted from "
+             f"{' + '.join(repr(k) for k in ctx.inputs)} only. SNR: {ctx.snr_source}."]
     if rep.metrics:
         metrics_to_csv(rep.metrics, out / "metrics.csv")
     rep.notes.append(f"written in {time.time() - t0:.1f} s")

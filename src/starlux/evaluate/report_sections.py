@@ -88,6 +88,14 @@ class ReportContext:
     options: dict[str, Any] = field(default_factory=dict)
     picked: np.ndarray = field(default_factory=lambda: np.array([], int))
     windows: dict[str, np.ndarray] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def input_text(self) -> str:
+        """What the labels are predicted from, for captions: "the spectra", or "the
+        spectra and 'phot'"."""
+        rest = [k for k in self.inputs if k != self.flux_output]
+        return "the spectra" + (" and " + ", ".join(f"'{k}'" for k in rest) if rest else "")
 
     @property
     def rng(self) -> np.random.Generator:
@@ -155,23 +163,26 @@ def reference_labels(model: LuxModel, dataset: Dataset, output: str,
 
 def noise_realizations(model: LuxModel, dataset: Dataset, k: int = 10, seed: int = 0,
                        flux_output: str = "flux", label_output: str = "label",
-                       ) -> np.ndarray:
+                       inputs: Sequence[str] | None = None) -> np.ndarray:
     """(K, N, M) labels predicted from K noisy copies of each spectrum.
 
     Every observed pixel gets Gaussian noise of its own error added (missing pixels
     stay missing); the spread over the K predictions is the label precision that
-    the flux noise allows (paper §4.6, Fig. 10).
+    the flux noise allows (paper §4.6, Fig. 10). Further ``inputs`` (photometry) are
+    given as they are, without added noise.
     """
     rng = np.random.default_rng(seed)
     o = dataset[flux_output]
+    others = [n for n in (inputs or ()) if n != flux_output]
     out = []
     for _ in range(k):
         noise = rng.normal(size=o.values.shape) * np.where(o.missing, 0.0, o.errors)
         noisy = Output(values=o.values + noise, errors=o.errors, kind=o.kind, names=o.names,
                        wavelength=o.wavelength, missing=o.missing,
                        mask_summary=o.mask_summary)
-        ds = Dataset(outputs={flux_output: noisy}, ids=dataset.ids)
-        p = model.predict(ds, inputs=[flux_output], outputs=[label_output])
+        ds = Dataset(outputs={flux_output: noisy, **{n: dataset[n] for n in others}},
+                     ids=dataset.ids)
+        p = model.predict(ds, inputs=[flux_output, *others], outputs=[label_output])
         out.append(p[label_output].values)
     return np.stack(out)
 
@@ -224,8 +235,9 @@ def pick_objects(values: np.ndarray, ok: np.ndarray, n: int) -> np.ndarray:
 
 def default_zoom(wl: np.ndarray | None) -> tuple[float, float] | None:
     """A ~150 Å stretch (15700-15850 Å, rich in Fe and Mg lines, when on the grid,
-    else the first tenth of the grid); None without wavelengths."""
-    if wl is None:
+    else the first tenth of the grid); None without wavelengths, and for Gaia XP
+    grids, whose few hundred smooth samples the whole-spectrum figure already shows."""
+    if wl is None or spectrum_plots.is_gaia_xp_grid(wl):
         return None
     lo, hi = float(np.nanmin(wl)), float(np.nanmax(wl))
     if lo <= 15700 and hi >= 15850:
@@ -238,7 +250,11 @@ def _suffix(ctx: ReportContext, k: str) -> str:
 
 
 def _range_text(ctx: ReportContext) -> str:
-    return f"{ctx.zoom[0]:.0f}–{ctx.zoom[1]:.0f} Å" if ctx.zoom else ""
+    if not ctx.zoom:
+        return ""
+    unit = spectrum_plots.wavelength_unit(ctx.wavelength)
+    f = spectrum_plots.UNIT_PER_ANGSTROM[unit]
+    return f"{ctx.zoom[0] * f:.0f}–{ctx.zoom[1] * f:.0f} {unit}"
 
 
 # ---------------------------------------------------------------------- sections
@@ -265,7 +281,7 @@ def labels_section(ctx: ReportContext, rep: Report) -> None:
             plots.one_to_one(p.values[:, j], ref[:, j], name, path, p.errors[:, j],
                              None if ref_err is None else ref_err[:, j],
                              reference_name=what, pred_name="starlux")
-            rep.add(path, sec, f"{label_info(name).text} predicted from the spectra vs the "
+            rep.add(path, sec, f"{label_info(name).text} predicted from {ctx.input_text} vs the "
                     f"{what}, with bias, RMSE and mean errors; below, the residuals.")
         if np.isfinite(ctx.snr).any():
             path = ctx.out / f"residuals_vs_snr{_suffix(ctx, k)}.png"
@@ -327,17 +343,18 @@ def diagrams_section(ctx: ReportContext, rep: Report) -> None:
     if teff and logg:
         path = ctx.out / "kiel.png"
         plots.label_diagram(pred, full, teff, logg, path, color=feh, invert=True,
-                            titles=("starlux, from spectra", what), suptitle="Kiel diagram")
+                            titles=(f"starlux, from {ctx.input_text}", what),
+                            suptitle="Kiel diagram")
         rep.add(path, sec, "log g against T_eff" + (f", coloured by {label_info(feh).text}"
                                                      if feh else "")
-                + f": labels predicted from spectra (left) and the {what} (right).",
+                + f": labels predicted from {ctx.input_text} (left) and the {what} (right).",
                 double=True)
     else:
         rep.skipped.append(("Kiel diagram", "no Teff / logg labels"))
     if feh and mgfe:
         path = ctx.out / "tinsley_wallerstein.png"
         plots.label_diagram(pred, full, feh, mgfe, path, color=teff,
-                            titles=("starlux, from spectra", what),
+                            titles=(f"starlux, from {ctx.input_text}", what),
                             suptitle="Tinsley–Wallerstein diagram")
         rep.add(path, sec, f"{label_info(mgfe).text} against {label_info(feh).text}"
                 + (", coloured by T_eff" if teff else "")
@@ -389,6 +406,12 @@ def spectra_section(ctx: ReportContext, rep: Report) -> None:
               + f";  reduced χ² from the spectrum {ctx.pred.chi2[ctx.flux_output][i]:.2f}"
               for i in ctx.picked]
     f_lab = None if ctx.pred_lab is None else ctx.pred_lab[ctx.flux_output].values[ctx.picked]
+    err = np.asarray(fo.errors[ctx.picked], float)
+    noise = None
+    if ctx.flux_output in ctx.model.ln_scatter:
+        s2 = np.exp(2 * np.asarray(ctx.model.ln_scatter[ctx.flux_output])) \
+            * np.asarray(ctx.model.specs[ctx.flux_output].scale) ** 2
+        noise = np.sqrt(err ** 2 + s2[None, :])
     views = [("spectra.png", None, "the whole spectrum")]
     if ctx.zoom:
         views.append(("spectra_zoom.png", ctx.zoom, _range_text(ctx)))
@@ -397,12 +420,15 @@ def spectra_section(ctx: ReportContext, rep: Report) -> None:
         spectrum_plots.spectra_comparison(
             ctx.wavelength, fo.values[ctx.picked], fo.missing[ctx.picked],
             ctx.pred[ctx.flux_output].values[ctx.picked], f_lab, titles, path,
-            wave_range=rng_w)
+            wave_range=rng_w, errors=err, noise=noise)
         rep.add(path, sec, f"{ctx.picked.size} objects spread in "
-                f"{label_info(first).text if first else 'order'}, {what}: data (black), "
-                "the model from latents inferred from the spectrum (cyan) and from the "
-                "labels (navy); lower panels: data − model. Missing pixels and chip gaps "
-                "are not drawn.", wide=True)
+                f"{label_info(first).text if first else 'order'}, {what}: data (black) "
+                "with its 1σ errors (grey band), the model from latents inferred from "
+                f"{ctx.input_text} (cyan) and from the labels (navy); lower panels: "
+                "data − model, the grey band the data's ±1σ"
+                + (", dotted the errors with the model's fitted scatter in quadrature"
+                   if noise is not None else "")
+                + ". Missing pixels and chip gaps are not drawn.", wide=True)
 
 
 def _window_masks(ctx: ReportContext, rep: Report) -> dict[str, np.ndarray]:
@@ -512,7 +538,8 @@ def precision_section(ctx: ReportContext, rep: Report) -> None:
     seed = ctx.options.get("seed", 0)
     for k in ctx.label_outputs:
         names = ctx.model.specs[k].names
-        real = noise_realizations(ctx.model, dsub, n_real, seed, ctx.flux_output, k)
+        real = noise_realizations(ctx.model, dsub, n_real, seed, ctx.flux_output, k,
+                                  inputs=ctx.inputs)
         path = ctx.out / f"precision_vs_snr{_suffix(ctx, k)}.png"
         plots.precision_vs_snr(ctx.snr[sub], ctx.pred[k].fisher_errors[sub],
                                real.std(axis=0, ddof=1), names, path, n_real)

@@ -15,6 +15,11 @@ model. Distances (``metric``):
 An object's score is its distance to the nearest reference (``aggregate="min"``) or
 the mean distance to all references (``"mean"``); smaller is more similar.
 
+To search the same objects from many sets of references, infer their latents once
+(:class:`LatentIndex`) and rank as often as needed; :func:`precision_at_k` scores a
+ranking against known members (measured on real Gaia XP stars in
+``benchmarks/bench_xp_similar.py``).
+
 Command line (:mod:`starlux.commands.similar`): ``starlux similar MODEL DATA_FILE
 --reference IDS_OR_FILE [--top K] --out FILE``.
 """
@@ -31,7 +36,7 @@ from ..data import DataError, Dataset
 from ..model import LuxModel
 
 __all__ = ["latent_distances", "rank_similar", "SimilarResult", "resolve_reference",
-           "METRICS"]
+           "METRICS", "LatentIndex", "precision_at_k"]
 
 METRICS = ("mahalanobis", "euclidean", "posterior")
 
@@ -137,6 +142,77 @@ def resolve_reference(dataset: Dataset, reference: Sequence | np.ndarray) -> np.
     return np.array([lookup[str(r)] for r in ref], dtype=int)
 
 
+@dataclass
+class LatentIndex:
+    """The latents of a dataset's objects, inferred once, to be ranked by similarity to
+    any number of reference sets (:meth:`rank`).
+
+    Attributes:
+        z: (N, P) latents (posterior means) inferred from ``inputs``.
+        z_cov: (N, P, P) their posterior covariances.
+        ids: (N,) the dataset's ids (row indices when it has none).
+        prior_cov: (P, P) covariance of the training latents (the Mahalanobis metric).
+        dataset: the searched dataset (reference ids are resolved against it).
+    """
+
+    z: np.ndarray
+    z_cov: np.ndarray
+    ids: np.ndarray
+    prior_cov: np.ndarray
+    dataset: Dataset
+
+    @classmethod
+    def build(cls, model: LuxModel, dataset: Dataset,
+              inputs: Sequence[str] | None = None) -> LatentIndex:
+        """Infer the latents of ``dataset``'s objects from ``inputs`` (default: the
+        model's spectra)."""
+        pred = model.predict(dataset, inputs=inputs, outputs=[])
+        return cls(z=np.asarray(pred.z), z_cov=np.asarray(pred.z_cov), ids=_ids(dataset),
+                   prior_cov=np.asarray(model.prior_cov), dataset=dataset)
+
+    def rank(self, reference: Sequence | np.ndarray, *, metric: str = "mahalanobis",
+             aggregate: str = "min", top: int | None = None,
+             exclude_reference: bool = True,
+             candidates: np.ndarray | None = None) -> SimilarResult:
+        """Rank the indexed objects by latent distance to the reference objects
+        (ids, or row indices when the dataset has none), most similar first.
+
+        ``candidates`` (row indices) restricts the ranking to those objects.
+        """
+        _check(metric, aggregate)
+        ref_idx = resolve_reference(self.dataset, reference)
+        if ref_idx.size == 0:
+            raise DataError("no reference objects given")
+        return self._rank(self.z[ref_idx], self.z_cov[ref_idx], self.ids[ref_idx],
+                          ref_idx if exclude_reference else np.array([], int),
+                          metric, aggregate, top, candidates)
+
+    def _rank(self, z_ref: np.ndarray, c_ref: np.ndarray, ref_ids: np.ndarray,
+              exclude: np.ndarray, metric: str, aggregate: str, top: int | None,
+              candidates: np.ndarray | None = None) -> SimilarResult:
+        dist = latent_distances(self.z, z_ref, metric, cov=self.prior_cov, z_cov=self.z_cov,
+                                ref_cov=c_ref)
+        score = dist.min(axis=1) if aggregate == "min" else dist.mean(axis=1)
+        nearest = np.asarray(ref_ids)[np.argmin(dist, axis=1)]
+        cand = np.arange(self.z.shape[0]) if candidates is None \
+            else np.unique(np.asarray(candidates, int))
+        if exclude.size:
+            cand = np.setdiff1d(cand, exclude)
+        order = cand[np.argsort(score[cand], kind="stable")]
+        if top is not None:
+            order = order[: max(0, int(top))]
+        return SimilarResult(order=order, ids=self.ids[order], score=score[order],
+                             nearest=nearest[order], distances=dist,
+                             reference_ids=np.asarray(ref_ids), metric=metric)
+
+
+def _check(metric: str, aggregate: str) -> None:
+    if aggregate not in ("min", "mean"):
+        raise ValueError(f"unknown aggregate {aggregate!r}; use 'min' or 'mean'")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+
+
 def rank_similar(model: LuxModel, dataset: Dataset,
                  reference: Sequence | np.ndarray | Dataset, *,
                  inputs: Sequence[str] | None = None, metric: str = "mahalanobis",
@@ -155,31 +231,31 @@ def rank_similar(model: LuxModel, dataset: Dataset,
         exclude_reference: leave reference objects that are in ``dataset`` out of
             the ranking.
     """
-    if aggregate not in ("min", "mean"):
-        raise ValueError(f"unknown aggregate {aggregate!r}; use 'min' or 'mean'")
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
-    ref_idx = np.array([], dtype=int)
+    _check(metric, aggregate)
     if not isinstance(reference, Dataset):  # unknown ids are found before any inference
         ref_idx = resolve_reference(dataset, reference)
         if ref_idx.size == 0:
             raise DataError("no reference objects given")
-    pred = model.predict(dataset, inputs=inputs, outputs=[])
+    index = LatentIndex.build(model, dataset, inputs)
     if isinstance(reference, Dataset):
         rpred = model.predict(reference, inputs=inputs, outputs=[])
-        z_ref, c_ref, ref_ids = rpred.z, rpred.z_cov, _ids(reference)
-    else:
-        z_ref, c_ref, ref_ids = pred.z[ref_idx], pred.z_cov[ref_idx], _ids(dataset)[ref_idx]
-    dist = latent_distances(pred.z, z_ref, metric, cov=model.prior_cov, z_cov=pred.z_cov,
-                            ref_cov=c_ref)
-    score = dist.min(axis=1) if aggregate == "min" else dist.mean(axis=1)
-    nearest = np.asarray(ref_ids)[np.argmin(dist, axis=1)]
-    cand = np.arange(dataset.n)
-    if exclude_reference and ref_idx.size:
-        cand = np.setdiff1d(cand, ref_idx)
-    order = cand[np.argsort(score[cand], kind="stable")]
-    if top is not None:
-        order = order[: max(0, int(top))]
-    return SimilarResult(order=order, ids=_ids(dataset)[order], score=score[order],
-                         nearest=nearest[order], distances=dist,
-                         reference_ids=np.asarray(ref_ids), metric=metric)
+        return index._rank(np.asarray(rpred.z), np.asarray(rpred.z_cov), _ids(reference),
+                           np.array([], int), metric, aggregate, top)
+    return index.rank(reference, metric=metric, aggregate=aggregate, top=top,
+                      exclude_reference=exclude_reference)
+
+
+def precision_at_k(order: np.ndarray, member: np.ndarray, ks: Sequence[int]
+                   ) -> dict[int, float]:
+    """Fraction of the first k ranked objects that are members, for each k.
+
+    Args:
+        order: (K,) row indices, most similar first (:attr:`SimilarResult.order`).
+        member: (N,) True for the objects that count as hits (the class searched for).
+        ks: the cut-offs; a k beyond the ranking uses the whole ranking.
+
+    A random ranking of the same candidates scores the members' fraction among them
+    at every k, in expectation.
+    """
+    hits = np.asarray(member, bool)[np.asarray(order, int)]
+    return {int(k): float(hits[:k].mean()) if hits[:k].size else float("nan") for k in ks}
