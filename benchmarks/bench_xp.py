@@ -230,8 +230,7 @@ def figure(path: Path, cat: np.ndarray, preds: dict[str, np.ndarray], title: str
                     transform=ax.transAxes, va="top", fontsize=8,
                     bbox={"fc": "w", "alpha": 0.8, "lw": 0})
             ax.set_xlabel(f"APOGEE {info.text}{unit}")
-            if j == 0 or True:
-                ax.set_ylabel(f"predicted {info.text}{unit}")
+            ax.set_ylabel(f"predicted {info.text}{unit}")
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -250,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--figure", type=Path, default=None,
                     help="one-to-one figure of the first sample and split")
+    ap.add_argument("--tables", type=Path, default=None, metavar="JSON",
+                    help="print the tables of a results file written by --json, and stop")
     args = ap.parse_args(argv)
+    if args.tables is not None:
+        print(report(json.loads(args.tables.read_text())))
+        return 0
     enable_compilation_cache()
     args.work.mkdir(parents=True, exist_ok=True)
 
@@ -309,25 +313,58 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict) -> str:
-    """Markdown tables of the means over splits."""
+    """Markdown tables of the means over splits: RMSE (with its range over the splits),
+    robust scatter and bias, giants and dwarfs, TEFF bias per bin, starlux's
+    calibration, choice, times and screening."""
     lines = []
     for sample, res in results["samples"].items():
+        methods = res["methods"]
+        n_splits = len(next(iter(methods.values()))["splits"])
         lines.append(f"\n### {sample}: {res['n_train']:,} train / {res['n_test']:,} test, "
-                     f"mean over {len(next(iter(res['methods'].values()))['splits'])} splits\n")
-        lines.append("| method | TEFF K | LOGG | FE_H | ALPHA_M | train s |")
-        lines.append("|---|---|---|---|---|---|")
-        for m, r in res["methods"].items():
+                     f"mean over {n_splits} splits\n")
+        lines.append("| method | " + " | ".join(
+            f"{n.upper()} RMSE (range)" for n in LABELS) + " | train s |")
+        lines.append("|---|" + "---|" * (len(LABELS) + 1))
+        for m, r in methods.items():
             t = np.mean([x.get("train_s", np.nan) for x in r["runs"]])
+            cells = []
+            for n in LABELS:
+                v = [sp[n]["rmse"] for sp in r["splits"]]
+                cells.append(f"{np.mean(v):.4g} ({min(v):.3g}–{max(v):.3g})")
+            lines.append(f"| {m} | " + " | ".join(cells) + f" | {t:.0f} |")
+        lines.append("\n| method | robust scatter | bias | RMSE giants | RMSE dwarfs |")
+        lines.append("|---|---|---|---|---|")
+        for m, r in methods.items():
+            mean = r["mean"]
             lines.append(f"| {m} | " + " | ".join(
-                f"{r['mean'][n]['rmse']:.4g}" for n in LABELS) + f" | {t:.0f} |")
-        if "starlux" in res["methods"]:
-            r = res["methods"]["starlux"]["mean"]
+                " / ".join(f"{mean[n][k]:.3g}" if mean[n][k] is not None else "–"
+                           for n in LABELS)
+                for k in ("robust", "bias", "rmse_giants", "rmse_dwarfs")) + " |")
+        lines.append("\nTEFF bias per 500 K bin (K; lower edge: mean over the splits in "
+                     "which the bin holds 30 or more test stars):\n")
+        bins = next(iter(methods.values()))["mean"]["teff_bins"]
+        lines.append("| method | " + " | ".join(f"{b['lo']:.0f}" for b in bins) + " |")
+        lines.append("|---|" + "---|" * len(bins))
+        lines.append("| stars per bin | " + " | ".join(f"{b['n']:.0f}" for b in bins) + " |")
+        for m, r in methods.items():
+            lines.append(f"| {m} | " + " | ".join(
+                f"{b['bias']:+.0f}" if b["bias"] is not None else "–"
+                for b in r["mean"]["teff_bins"]) + " |")
+        if "starlux" in methods:
+            r = methods["starlux"]
+            mean, runs = r["mean"], r["runs"]
             lines.append("\nstarlux calibration, std(z) / within 1 sigma: " + ", ".join(
-                f"{n} {r[n]['z_std']:.2f} / {r[n]['within_1sigma']:.2f}" for n in LABELS))
-        for m, r in res["methods"].items():
-            lines.append(f"\nTEFF bias per 500 K bin ({m}): " + ", ".join(
-                f"{b['lo']:.0f}: {b['bias']:+.0f}" for b in r["mean"]["teff_bins"]
-                if b["bias"] is not None))
+                f"{n} {mean[n]['z_std']:.2f} / {mean[n]['within_1sigma']:.2f}"
+                for n in LABELS))
+            lines.append("starlux choice per split: " + "; ".join(
+                f"{x.get('family')}, P = {x.get('latents')}, Omega = {x.get('reg'):g}"
+                for x in runs))
+            lines.append("starlux train / predict s per split: " + "; ".join(
+                f"{x['train_s']:.0f} / {x['predict_s']:.1f}" for x in runs))
+            lines.append("flux entries screened at training / clipped / pixels rejected "
+                         "at prediction, per split: " + "; ".join(
+                             f"{x.get('screened')} / {x.get('clipped')} / "
+                             f"{x.get('rejected')}" for x in runs))
     return "\n".join(lines)
 
 
