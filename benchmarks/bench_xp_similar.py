@@ -203,7 +203,7 @@ def figure(path: Path, summary: dict, ks: list[int], title: str) -> None:
     import matplotlib.pyplot as plt
 
     panels = [k for k in ("metal-poor", "clusters (mean)") if k in summary]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2),
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 5.0),
                              squeeze=False, constrained_layout=True)
     style = {"latent": ("C0", "-", "o"), "latent (posterior)": ("C0", "--", "s"),
              "labels": ("C2", "-", "^"), "flux": ("C1", "-", "D"),
@@ -230,7 +230,7 @@ def figure(path: Path, summary: dict, ks: list[int], title: str) -> None:
                 f"open-cluster members (OCCAM DR17): mean of {s['n_clusters']} "
                 f"clusters, {s['n_targets']} stars")
         ax.set_title(what, fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
