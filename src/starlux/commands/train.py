@@ -41,10 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=at_least(2), default=3, metavar="INT",
                    help="folds for the model-error calibration (2 to the number of "
                         "labelled objects)")
-    p.add_argument("--fold-rounds", default="0", metavar="INT|scratch",
-                   help="calibration fold models: re-solve maps (and latents INT times) "
-                        "starting from the final fit, or 'scratch' to fit each fold from "
-                        "scratch (about 3x slower)")
+    p.add_argument("--fold-rounds", default="scratch", metavar="INT|scratch",
+                   help="calibration fold models: fitted from scratch (default: their "
+                        "held-out predictions know nothing of a star's own labels), or "
+                        "re-solve maps (and latents INT times) starting from the final "
+                        "fit (faster; errors of labels with noisy catalogues too small)")
     p.add_argument("--transform", dest="transforms", action="append", default=[],
                    type=output_transform, metavar="OUTPUT=NAME",
                    help="the transform of one output, e.g. flux=mlp or flux=mlp:128x2 "
