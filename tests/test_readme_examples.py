@@ -34,6 +34,9 @@ def test_every_python_example_on_the_page_runs_in_an_empty_folder(page, tmp_path
     if page.name == "scaling.md":
         pytest.skip("scaling.md shows commands on survey-sized files (allspectra.h5, a "
                     "Dask cluster) that an example cannot make in seconds")
+    if page.name == "xp-tutorial.md":
+        pytest.skip("xp-tutorial.md runs on the shared Gaia XP x APOGEE file (104 MB, not "
+                    "shipped) after shell commands that train for minutes")
     script = tmp_path / f"{page.stem}_examples.py"
     script.write_text("\n\n".join(python_blocks(page)), encoding="utf-8")
     work = tmp_path / "empty"
