@@ -161,19 +161,22 @@ def _reject_pixels(transforms: Sequence[Any], params: Sequence[Any],
     return rejected, resid
 
 
-@partial(jax.jit, static_argnames=("in_tr", "spectra", "n_refine", "clip"))
-def _solve_inputs(in_params, caches, raws, consts, prec, mean, covs=None, *, in_tr, spectra,
-                  n_refine, clip):
-    """One block of objects: model units, latents, and the pixels to reject.
+@partial(jax.jit, static_argnames=("in_tr", "spectra", "out_tr", "out_full", "n_refine",
+                                   "want_cov", "clip", "keep_data"))
+def _predict_block(in_params, caches, raws, consts, prec, mean, out_params, covs=None, *, in_tr,
+                   spectra, out_tr, out_full, n_refine, want_cov, clip, keep_data=False):
+    """Everything for one block of objects: model units, latents, clipping, outputs.
 
     ``raws[k]`` = (values, errors, missing or None) of input k, ``consts[k]`` = (centre,
     scale, ln scatter or None, screening limits or None). With ``clip``, pixels of
     spectral inputs whose residual at the solution exceeds ``clip`` times the
-    calibrated noise (cosmic rays, bad pixels with ordinary errors) are flagged: the
-    stars that have some leave this solution in :func:`_drop_rows`. Returns the inputs
-    in model units ``(y, w)``, latents, the Cholesky factor of the posterior precision,
-    chi^2, used and rejected counts per input, and per input the flagged pixels and
-    the residuals (``None`` without ``clip``) with the (n,) stars that have any.
+    calibrated noise get zero weight (cosmic rays, bad pixels with ordinary errors)
+    and leave the solution (:func:`~starlux.latents.drop_entries`: a rank update of
+    the stars that lost a few, a new solve of those that lost many). Returns latents,
+    their covariances (``None`` unless ``want_cov``), chi^2, used and rejected counts
+    per input, the outputs in model units, the Cholesky factor of the posterior
+    precision, and (with ``keep_data``, else ``None``) the inputs in model units,
+    ``(y, w)`` after clipping.
     """
     prepared = [model_units(*r, *c, *sp) for r, c, sp in zip(raws, consts, spectra, strict=True)]
     data = [(y, w) for y, w, _ in prepared]
@@ -188,54 +191,24 @@ def _solve_inputs(in_params, caches, raws, consts, prec, mean, covs=None, *, in_
     # observed entries per object (an int32 sum: int64 made XLA materialise an (n, D)
     # int64 array first, 10x slower)
     used = [jnp.sum(observed(w), axis=1, dtype=jnp.int32) for _, w in data]
-    drop = resid = hit = None
     if clip is not None and any(sp[0] for sp in spectra):
+        # the rejected pixels leave each star's solution by a rank update, not a second
+        # solve of the block (drop_entries)
         drop, resid = _reject_pixels(in_tr, in_params, data, z, chi, spectra, clip)
+        z, chol, chi = drop_entries(in_tr, in_params, caches, data, drop, resid,
+                                    (z, chol, chi), z0, prec, mean, n_refine=n_refine)
         newly = [jnp.zeros(n, jnp.int32) if d is None else jnp.sum(d, axis=1, dtype=jnp.int32)
                  for d in drop]
         rejected = [a + b for a, b in zip(rejected, newly, strict=True)]
         used = [u - b for u, b in zip(used, newly, strict=True)]
-        hit = sum(newly) > 0
-    return (tuple(data), z, chol, tuple(chi), tuple(used), tuple(rejected), drop, resid,
-            hit)
-
-
-@partial(jax.jit, static_argnames=("in_tr", "n_refine"))
-def _drop_rows(in_params, caches, data, drop, resid, z, chol, chi, rows, prec, mean, *, in_tr,
-               n_refine):
-    """The solution after the rejection for the stars ``rows`` (B,) of the block (padded
-    with n, which changes nothing): the flagged pixels leave their solutions
-    (:func:`~starlux.latents.drop_entries`: a rank update of a star that lost a few, a
-    new solve of one that lost many), on those B stars alone; the others keep theirs.
-    Returns the block's latents, Cholesky factors and chi^2, and the inputs with the
-    flagged pixels' weights removed."""
-    n, p = z.shape
-    take = partial(jnp.take, indices=jnp.minimum(rows, n - 1), axis=0)
-    sub = drop_entries(in_tr, in_params, caches, [(take(y), take(w)) for y, w in data],
-                       [None if d is None else take(d) for d in drop],
-                       [None if r is None else take(r) for r in resid],
-                       (take(z), take(chol), [take(c) for c in chi]),
-                       jnp.broadcast_to(mean, (rows.shape[0], p)).astype(z.dtype), prec, mean,
-                       n_refine=n_refine)
-
-    def put(a, b):
-        return a.at[rows].set(b, mode="drop")
-
-    return put(z, sub[0]), put(chol, sub[1]), tuple(put(c, s) for c, s in zip(chi, sub[2],
-                                                                             strict=True))
-
-
-@partial(jax.jit, static_argnames=("out_tr", "out_full", "want_cov"))
-def _predict_outputs(z, chol, out_params, *, out_tr, out_full, want_cov):
-    """The outputs in model units from the latents and the Cholesky factor of their
-    posterior precision; the latents' covariances (``None`` unless ``want_cov``)."""
-    return (_output_values(z, chol, out_params, out_tr, out_full),
-            cho_inverse(chol) if want_cov else None)
-
-
-DROP_BUCKETS = (16, 128)
-"""Stars whose rejected pixels leave their solutions are handled in groups of these
-sizes (one compilation each, made when first needed), or with the whole block."""
+        if keep_data:
+            data = [(y, w) if d is None else (y, drop_weights(w, d))
+                    for (y, w), d in zip(data, drop, strict=True)]
+    used = tuple(used)
+    outs = _output_values(z, chol, out_params, out_tr, out_full)
+    cov = cho_inverse(chol) if want_cov else None
+    return (z, cov, tuple(chi), used, tuple(rejected), outs, chol,
+            tuple(data) if keep_data else None)
 
 
 _BLAS_CONTROLLER: Any = None
@@ -382,24 +355,11 @@ class BlockPredictor:
         full = tuple(_pad_cov(raws[k][3], m) if raws[k][3:] and raws[k][3] is not None
                      else None for k in self.inputs)
         full = full if any(c is not None for c in full) else None
-        data, z, chol, chi, used, rejected, drop, resid, hit = _solve_inputs(
-            self._in_params, self._caches, padded, consts, self.prec, self.mean, full,
-            in_tr=self._in_tr, spectra=self._spectra, n_refine=self.n_refine, clip=self.clip)
-        if hit is not None:
-            rows = np.flatnonzero(np.asarray(hit))
-            if rows.size:
-                # only the stars with rejected pixels are updated, in a group of the
-                # smallest size that holds them
-                size = next((b for b in DROP_BUCKETS if rows.size <= b < m), m)
-                rows = np.concatenate([rows, np.full(size - rows.size, m)]).astype(np.int32)
-                z, chol, chi = _drop_rows(self._in_params, self._caches, data, drop, resid,
-                                          z, chol, chi, rows, self.prec, self.mean,
-                                          in_tr=self._in_tr, n_refine=self.n_refine)
-                if self.samples and self.sampler == "nuts":
-                    data = tuple((y, w) if d is None else (y, drop_weights(w, d))
-                                 for (y, w), d in zip(data, drop, strict=True))
-        outs, cov = _predict_outputs(z, chol, self._out_params, out_tr=self._out_tr,
-                                     out_full=self._out_full, want_cov=self.want_cov)
+        z, cov, chi, used, rejected, outs, chol, data = _predict_block(
+            self._in_params, self._caches, padded, consts, self.prec, self.mean,
+            self._out_params, full, in_tr=self._in_tr, spectra=self._spectra, out_tr=self._out_tr,
+            out_full=self._out_full, n_refine=self.n_refine, want_cov=self.want_cov,
+            clip=self.clip, keep_data=self.samples > 0 and self.sampler == "nuts")
         deviations = self._deviations(z, chol, data, start) if self.samples else None
         z_dev = z
         z, cov, chi, used, rejected, outs = jax.device_get((z, cov, chi, used, rejected,

@@ -43,6 +43,14 @@ MAX_DROPPED = 32
 """Per object and input, entries dropped by :func:`drop_entries` through a rank update
 of the posterior precision; an object that loses more is solved again."""
 
+GATHER_SHARE = 8
+""":func:`drop_entries` works on the updated objects alone (gathered) when they are at
+most 1 / GATHER_SHARE of the block, else on the whole block ..."""
+GATHER_MIN_WORK = 1 << 17
+"""... when an object's exact residual costs at least this many multiply-adds (sum of
+D_k times P; 350,000 for APOGEE spectra at P = 48): below that (Gaia XP, 11,000) a
+pass over the whole block costs less than compiling the gathered variant (~1 s)."""
+
 
 def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: Sequence[Any],
                 data: Sequence[tuple[jax.Array, jax.Array]], z0: jax.Array,
@@ -179,8 +187,7 @@ def drop_entries(transforms: Sequence[Transform], params: Sequence[Any], caches:
     residual (as :func:`solve_block`'s refinement) restores float64 accuracy. The new
     chi^2 comes from the exact residual at the new latents. Objects with more dropped
     entries, and Gauss–Newton inputs, are solved again by :func:`solve_block` from
-    ``z0`` (only when the block has one). The work is on every row given: a caller
-    gives the objects that lost entries (prediction gathers them).
+    ``z0`` (only when the block has one).
     """
     z, chol, chi = solution
     n, p = z.shape
@@ -226,10 +233,34 @@ def _take_rows(mask: jax.Array, new: Any, old: Any) -> Any:
         lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
 
 
+def _on_rows(mask: jax.Array, fn: Any, args: Any, old: Any, share: int = GATHER_SHARE) -> Any:
+    """``fn(*args)`` (row-wise) for the rows where ``mask`` holds, ``old`` elsewhere: on
+    those rows alone, gathered, when they are at most ``n // share`` (the cost of a few
+    objects is that of a few), else on the whole block (``share=0``: always)."""
+    n = mask.shape[0]
+    size = n // share if share else 0
+
+    def whole(_):
+        return _take_rows(mask, fn(*args), old)
+
+    if size < 1:
+        return whole(None)
+
+    def gathered(_):
+        # the masked rows first (in order), and each row's place among them: gathers
+        # both ways (a scatter back compiled 2x slower)
+        idx = jnp.argsort(~mask, stable=True)[:size]
+        new = fn(*jax.tree_util.tree_map(lambda a: a[idx], args))
+        place = jnp.clip(jnp.cumsum(mask, dtype=jnp.int32) - 1, 0, size - 1)
+        return _take_rows(mask, jax.tree_util.tree_map(lambda a: a[place], new), old)
+
+    return jax.lax.cond(jnp.sum(mask) <= size, gathered, whole, None)
+
+
 def _downdate(transforms, params, data, dropped, resid, widths, few, state, z0,
               prior_precision, prior_mean, n_refine):
-    """The rank-update branch of :func:`drop_entries` for the objects ``few`` (the
-    caller gives the objects that lost entries: the work is on every row given)."""
+    """The rank-update branch of :func:`drop_entries` for the objects ``few``: all of
+    it on those objects alone (gathered) when they are few and the data large."""
     z, chol, chi = state
     p = z.shape[1]
     prior_shift = prior_precision @ prior_mean
@@ -272,9 +303,11 @@ def _downdate(transforms, params, data, dropped, resid, widths, few, state, z0,
                        for tr, pa, y in zip(transforms, params, ys, strict=True)]
         return z, low, chis
 
-    z_new, low, chi_new = update(z, chol, [y for y, _ in data], [w for _, w in data],
-                                 list(dropped), list(resid))
-    return _take_rows(few, (z_new, low, chi_new), (z, chol, list(chi)))
+    ys = [y for y, _ in data]
+    ws = [w for _, w in data]
+    work = sum(y.shape[1] for y in ys) * p
+    return _on_rows(few, update, (z, chol, ys, ws, list(dropped), list(resid)),
+                    (z, chol, list(chi)), share=GATHER_SHARE if work >= GATHER_MIN_WORK else 0)
 
 
 class LatentSolution(NamedTuple):
