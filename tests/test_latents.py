@@ -6,7 +6,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from starlux import latents
 from starlux.latents import (
     drop_entries,
     latent_caches,
@@ -141,12 +140,10 @@ def _dropped(n: int, d: int, seed: int, counts: dict[int, int]) -> np.ndarray:
 
 @pytest.mark.parametrize("precision", ["float64", "auto"])
 @pytest.mark.parametrize("share", ["a few objects", "most objects"])
-def test_dropping_entries_gives_the_exact_solution_without_them(precision, share,
-                                                                 monkeypatch):
+def test_dropping_entries_gives_the_exact_solution_without_them(precision, share):
     """A rank update for objects that lose few entries (gathered when they are few, the
     whole block otherwise), a new solve for one that loses many: each equals the exact
     solution of the reduced problem; objects that lose nothing keep theirs exactly."""
-    monkeypatch.setattr(latents, "GATHER_MIN_WORK", 0)  # gather at this small size too
     n, d = 48, 2000
     params, y, w, prec, mean = _problem(n=n, d=d, seed=4)
     counts = ({0: 1, 3: 5, 7: 40} if share == "a few objects"

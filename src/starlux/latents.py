@@ -45,11 +45,7 @@ of the posterior precision; an object that loses more is solved again."""
 
 GATHER_SHARE = 8
 """:func:`drop_entries` works on the updated objects alone (gathered) when they are at
-most 1 / GATHER_SHARE of the block, else on the whole block ..."""
-GATHER_MIN_WORK = 1 << 17
-"""... when an object's exact residual costs at least this many multiply-adds (sum of
-D_k times P; 350,000 for APOGEE spectra at P = 48): below that (Gaia XP, 11,000) a
-pass over the whole block costs less than compiling the gathered variant (~1 s)."""
+most 1 / GATHER_SHARE of the block, else on the whole block."""
 
 
 def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: Sequence[Any],
@@ -79,7 +75,6 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
     ws = [w.astype(z0.dtype) for _, w in data]
     prior_shift = prior_precision @ prior_mean
     eye = jnp.eye(p, dtype=z0.dtype)
-    no_prox = isinstance(prox, (int, float)) and prox == 0
     # the normal equations of an input linear in z do not depend on z: formed once,
     # not at every Gauss–Newton step (with a linear spectrum and a nonlinear label map
     # the steps then cost only the small nonlinear part)
@@ -95,12 +90,9 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
             hk, gk = latent_system(tr, pa, z, y, w, ca) if fx is None else fx
             hs.append(hk)
             h, g = h + hk, g + gk
-        if no_prox:  # (prediction) no trace and no second copy of the (n, P, P) h
-            lam = jnp.zeros(n, z0.dtype)
-        else:
-            lam = prox * batched_trace(h) / p
-            h = h + lam[:, None, None] * eye
-            g = g + lam[:, None] * z0
+        lam = prox * batched_trace(h) / p
+        h = h + lam[:, None, None] * eye
+        g = g + lam[:, None] * z0
         chol = jax.lax.linalg.cholesky(h, symmetrize_input=False)  # h is exactly symmetric
         return cho_solve_factor(chol, g), chol, lam, hs
 
@@ -137,17 +129,9 @@ def solve_block(transforms: Sequence[Transform], params: Sequence[Any], caches: 
         dz = cho_solve_factor(chol, prior_shift - z @ prior_precision.T
                               + lam[:, None] * (z0 - z) + sum(grads))
         z = z + dz
-        if len(hs) == 1:
-            # dz^T H_data dz from the Cholesky factor: the (n, P, P) Gram is then used
-            # once, by the factorisation (a second use cost two copies of it, ~15 % of
-            # a prediction block at APOGEE size)
-            quad = [jnp.sum(jnp.einsum("npq,np->nq", chol, dz) ** 2, axis=1)
-                    - jnp.einsum("np,pq,nq->n", dz, prior_precision, dz)
-                    - lam * jnp.sum(dz * dz, axis=1)]
-        else:
-            quad = [jnp.einsum("np,npq,nq->n", dz, hk, dz) for hk in hs]
-        chi = [jnp.maximum(ck - 2.0 * jnp.sum(dz * gk, axis=1) + qk, 0.0)
-               for ck, gk, qk in zip(chi, grads, quad, strict=True)]
+        chi = [jnp.maximum(ck - 2.0 * jnp.sum(dz * gk, axis=1)
+                           + jnp.einsum("np,npq,nq->n", dz, hk, dz), 0.0)
+               for ck, gk, hk in zip(chi, grads, hs, strict=True)]
         if it < n_refine - 1:
             resid = [y - tr.apply(pa, z) for tr, pa, y in zip(transforms, params, ys,
                                                                strict=True)]
@@ -236,9 +220,9 @@ def _take_rows(mask: jax.Array, new: Any, old: Any) -> Any:
 def _on_rows(mask: jax.Array, fn: Any, args: Any, old: Any, share: int = GATHER_SHARE) -> Any:
     """``fn(*args)`` (row-wise) for the rows where ``mask`` holds, ``old`` elsewhere: on
     those rows alone, gathered, when they are at most ``n // share`` (the cost of a few
-    objects is that of a few), else on the whole block (``share=0``: always)."""
+    objects is that of a few), else on the whole block."""
     n = mask.shape[0]
-    size = n // share if share else 0
+    size = n // share
 
     def whole(_):
         return _take_rows(mask, fn(*args), old)
@@ -247,67 +231,62 @@ def _on_rows(mask: jax.Array, fn: Any, args: Any, old: Any, share: int = GATHER_
         return whole(None)
 
     def gathered(_):
-        # the masked rows first (in order), and each row's place among them: gathers
-        # both ways (a scatter back compiled 2x slower)
-        idx = jnp.argsort(~mask, stable=True)[:size]
+        idx = jnp.nonzero(mask, size=size, fill_value=0)[0]
         new = fn(*jax.tree_util.tree_map(lambda a: a[idx], args))
-        place = jnp.clip(jnp.cumsum(mask, dtype=jnp.int32) - 1, 0, size - 1)
-        return _take_rows(mask, jax.tree_util.tree_map(lambda a: a[place], new), old)
+        target = jnp.where(jnp.arange(size) < jnp.sum(mask), idx, n)  # n: dropped
+        return jax.tree_util.tree_map(lambda o, a: o.at[target].set(a, mode="drop"),
+                                      old, new)
 
     return jax.lax.cond(jnp.sum(mask) <= size, gathered, whole, None)
 
 
 def _downdate(transforms, params, data, dropped, resid, widths, few, state, z0,
               prior_precision, prior_mean, n_refine):
-    """The rank-update branch of :func:`drop_entries` for the objects ``few``: all of
-    it on those objects alone (gathered) when they are few and the data large."""
+    """The rank-update branch of :func:`drop_entries` for the objects ``few``."""
     z, chol, chi = state
     p = z.shape[1]
+    h = chol @ jnp.swapaxes(chol, 1, 2)
+    step = jnp.zeros_like(z)
+    for tr, pa, (_, w), d, r, k in zip(transforms, params, data, dropped, resid, widths,
+                                       strict=True):
+        if d is None:
+            continue
+        # the (at most k) dropped entries of each object: their Jacobian rows (constant
+        # for an exact transform), weights and residuals
+        flag, idx = jax.lax.top_k(d.astype(jnp.float32), k)
+        jac = tr.jacobian(pa, jnp.zeros((1, p), z.dtype))[0][idx]  # (n, k, P)
+        wd = jnp.where(flag > 0, jnp.take_along_axis(w, idx, axis=1).astype(z.dtype), 0.0)
+        rd = jnp.take_along_axis(r, idx, axis=1)
+        h = h - jnp.einsum("nk,nkp,nkq->npq", wd, jac, jac)
+        # the gradient of the reduced problem at z (the full problem's is ~0 there)
+        step = step - jnp.einsum("nk,nkp->np", wd * rd, jac)
+    low = jax.lax.linalg.cholesky(h, symmetrize_input=False)
+    z_new = z + cho_solve_factor(low, step)
     prior_shift = prior_precision @ prior_mean
-    jacs = [None if d is None else tr.jacobian(pa, jnp.zeros((1, p), z.dtype))[0]
-            for tr, pa, d in zip(transforms, params, dropped, strict=True)]  # constant
+    reduced = [w if d is None else jnp.where(d, jnp.zeros((), w.dtype), w)
+               for (_, w), d in zip(data, dropped, strict=True)]
 
-    def update(z, chol, ys, ws, ds, rs):
-        h = chol @ jnp.swapaxes(chol, 1, 2)
-        step = jnp.zeros_like(z)
-        for jac, w, d, r, k in zip(jacs, ws, ds, rs, widths, strict=True):
-            if d is None:
-                continue
-            # the (at most k) dropped entries of each object: their Jacobian rows,
-            # weights and residuals
-            flag, idx = jax.lax.top_k(d.astype(jnp.float32), k)
-            jd = jac[idx]  # (n, k, P)
-            wd = jnp.where(flag > 0, jnp.take_along_axis(w, idx, axis=1).astype(z.dtype), 0.0)
-            rd = jnp.take_along_axis(r, idx, axis=1)
-            h = h - jnp.einsum("nk,nkp,nkq->npq", wd, jd, jd)
-            # the gradient of the reduced problem at z (the full problem's is ~0 there)
-            step = step - jnp.einsum("nk,nkp->np", wd * rd, jd)
-        low = jax.lax.linalg.cholesky(h, symmetrize_input=False)
-        z = z + cho_solve_factor(low, step)
-        # chi^2 from the exact residual at the new latents; after float32 Grams one
-        # refinement step against it (chi^2 then to first order in that tiny step)
-        ws = [(w if d is None else jnp.where(d, jnp.zeros((), w.dtype), w)).astype(z.dtype)
-              for w, d in zip(ws, ds, strict=True)]
-        res = [y.astype(z.dtype) - tr.apply(pa, z)
+    def exact(zn, ln, ys, ws):
+        """chi^2 from the exact residual at the new latents; after float32 Grams, one
+        refinement step against it (chi^2 then to first order in that tiny step)."""
+        ws = [w.astype(zn.dtype) for w in ws]
+        res = [y.astype(zn.dtype) - tr.apply(pa, zn)
                for tr, pa, y in zip(transforms, params, ys, strict=True)]
         chis = [jnp.sum(w * q * q, axis=1) for w, q in zip(ws, res, strict=True)]
         for it in range(n_refine):
-            grads = [tr.pullback(pa, z, w * q)
+            grads = [tr.pullback(pa, zn, w * q)
                      for tr, pa, w, q in zip(transforms, params, ws, res, strict=True)]
-            dz = cho_solve_factor(low, prior_shift - z @ prior_precision.T + sum(grads))
-            z = z + dz
+            dz = cho_solve_factor(ln, prior_shift - zn @ prior_precision.T + sum(grads))
+            zn = zn + dz
             chis = [c - 2.0 * jnp.sum(dz * g, axis=1) for c, g in zip(chis, grads,
                                                                         strict=True)]
             if it < n_refine - 1:
-                res = [y.astype(z.dtype) - tr.apply(pa, z)
+                res = [y.astype(zn.dtype) - tr.apply(pa, zn)
                        for tr, pa, y in zip(transforms, params, ys, strict=True)]
-        return z, low, chis
+        return zn, ln, chis
 
     ys = [y for y, _ in data]
-    ws = [w for _, w in data]
-    work = sum(y.shape[1] for y in ys) * p
-    return _on_rows(few, update, (z, chol, ys, ws, list(dropped), list(resid)),
-                    (z, chol, list(chi)), share=GATHER_SHARE if work >= GATHER_MIN_WORK else 0)
+    return _on_rows(few, exact, (z_new, low, ys, reduced), (z, chol, list(chi)))
 
 
 class LatentSolution(NamedTuple):
