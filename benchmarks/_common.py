@@ -154,6 +154,17 @@ def text_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def json_default(x):
+    """``json.dumps(default=...)`` for NumPy arrays and scalars in cached predictions."""
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.integer | np.floating):
+        return x.item()
+    raise TypeError(type(x))
+
+
 def write_json(path, result: dict) -> None:
     """Write a benchmark's results as JSON (``path`` None: nothing) and say where."""
     if path is None:

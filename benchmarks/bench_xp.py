@@ -49,7 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine, write_json
+from _common import json_default, machine, write_json
 
 import starlux
 from starlux.config import enable_compilation_cache
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                     values = fit_peer(method, x_all[tr], cat_all[tr], x_all[te], s)
                     run = {"values": values, "train_s": time.perf_counter() - t0}
                 if not cache.exists() or (args.refit and method == "starlux"):
-                    cache.write_text(json.dumps(run, default=_plain))
+                    cache.write_text(json.dumps(run, default=json_default))
                 values = np.asarray(run["values"], float)
                 errors = np.asarray(run["errors"], float) if "errors" in run else None
                 per_split.append(metrics(values, cat_all[te], cat_err_all[te], errors))
@@ -366,14 +366,6 @@ def report(results: dict) -> str:
                              f"{x.get('screened')} / {x.get('clipped')} / "
                              f"{x.get('rejected')}" for x in runs))
     return "\n".join(lines)
-
-
-def _plain(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.integer | np.floating):
-        return x.item()
-    raise TypeError(type(x))
 
 
 if __name__ == "__main__":

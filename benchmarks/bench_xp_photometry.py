@@ -50,7 +50,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _common import machine, write_json
+from _common import json_default, machine, write_json
 from bench_xp import DATA, PEERS, fit_peer, log_flux, metrics, sample_rows, split
 
 import starlux
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 values = fit_peer(peer, x[tr], cat_all[tr], x[te], s)
                 run = {"values": values, "train_s": time.perf_counter() - t0}
             if not cache.exists():
-                cache.write_text(json.dumps(run, default=_plain))
+                cache.write_text(json.dumps(run, default=json_default))
             values = np.asarray(run["values"], float)
             errors = np.asarray(run["errors"], float) if "errors" in run else None
             ak_med = float(np.nanmedian(np.where(
@@ -302,14 +302,6 @@ def report(results: dict) -> str:
             lines.append(f"{m} std(z): " + ", ".join(
                 f"{k} {r['mean'][k]['z_std']:.2f}" for k in LABELS))
     return "\n".join(lines)
-
-
-def _plain(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.integer | np.floating):
-        return x.item()
-    raise TypeError(type(x))
 
 
 if __name__ == "__main__":
