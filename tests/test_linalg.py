@@ -47,3 +47,42 @@ def test_pseudo_inverse_is_the_inverse_at_full_rank_and_a_generalised_inverse_be
     inv = pseudo_inverse_spd(gs)
     np.testing.assert_allclose(gs @ inv @ gs, gs, rtol=1e-8, atol=1e-8)
     assert np.all(np.isfinite(inv)) and np.abs(inv).max() < 1.0
+
+
+_CONCURRENT_SOLVES = """
+import jax, jax.numpy as jnp
+jax.config.update("jax_enable_x64", True)
+from starlux.linalg import cho_solve_factor
+
+@jax.jit
+def f(a, b, s):
+    out = 0.0
+    for j in range(4):  # four independent batched Cholesky factorisations and solves
+        c = jnp.linalg.cholesky(a * (1.0 + 0.01 * j * s))
+        out = out + cho_solve_factor(c, b * (j + 1))
+    return out
+
+k1, k2 = jax.random.split(jax.random.key(0))
+m = jax.random.normal(k1, (512, 16, 16))
+a = m @ jnp.swapaxes(m, 1, 2) + 16 * jnp.eye(16)
+b = jax.random.normal(k2, (512, 16))
+for i in range(30):
+    jax.block_until_ready(f(a, b, float(i)))
+print("done")
+"""
+
+
+def test_concurrent_batched_cholesky_solves_in_one_program_finish():
+    # jaxlib 0.10 hangs here on CPU (its batched LAPACK kernels wait on the thread pool
+    # they occupy), which is why pyproject.toml keeps jax below 0.10; a run of starlux
+    # must never hang, so a jax that does is caught here, not by a user's survey
+    import subprocess
+    import sys
+
+    try:
+        run = subprocess.run([sys.executable, "-c", _CONCURRENT_SOLVES], capture_output=True,
+                             text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("batched Cholesky solves deadlocked: this jax/jaxlib hangs on "
+                             "concurrent LAPACK calls (see pyproject.toml)") from None
+    assert run.returncode == 0 and "done" in run.stdout, run.stderr[-2000:]

@@ -17,7 +17,7 @@ from starlux.io.models import load_model
 from starlux.io.predictions import prediction_arrays, write_prediction
 from starlux.linalg import gram_dtype, resolve_precision
 from starlux.model import Lux
-from starlux.stream import partial_path, predict_file
+from starlux.stream import model_checksum, partial_path, predict_file
 
 from .conftest import make_bilinear
 
@@ -109,6 +109,18 @@ def test_label_inputs_reordered_columns_and_tables(setup, tmp_path):
     ref_table = tmp_path / "ref.csv"
     write_prediction(ref_table, ref)
     assert table.read_text() == ref_table.read_text()
+
+
+def test_a_streamed_fits_table_names_the_model_file_and_its_checksum(setup, tmp_path):
+    from astropy.io import fits
+
+    _, model_path, _, data = setup
+    out = tmp_path / "pred.fits"
+    predict_file(model_path, data, out, chunk_size=CHUNK, progress=False)
+    hdr = fits.getheader(out, 1)
+    assert hdr["MODEL"] == str(model_path)
+    assert hdr["MODELSHA"] == model_checksum(model_path) and len(hdr["MODELSHA"]) == 64
+    assert hdr["INPUTS"] == "flux" and hdr["TUNIT2"] == "K"  # TEFF
 
 
 def test_an_npz_input_streams_too(setup, tmp_path):

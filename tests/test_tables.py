@@ -29,7 +29,7 @@ def test_every_label_output_gets_its_columns_and_spectra_none():
     t = label_table(_arrays())
     assert t.colnames == ["id", "TEFF", "TEFF_ERR", "TEFF_FISHER_ERR", "TEFF_MAP_ERR",
                           "TEFF_MODEL_ERR", "MG_FE", "MG_FE_ERR", "MG_FE_FISHER_ERR",
-                          "MG_FE_MAP_ERR", "MG_FE_MODEL_ERR", "galah_teff", "galah_teff_ERR",
+                          "MG_FE_MAP_ERR", "MG_FE_MODEL_ERR", "galah_teff", "galah_teff_err",
                           "chi2_flux", "n_rejected_flux"]
     assert len(t) == 4 and t["id"][2] == "s2"
 
@@ -48,9 +48,18 @@ def test_values_units_and_descriptions_come_from_the_arrays_and_the_label_names(
 def test_the_outputs_can_be_chosen_and_metadata_is_kept():
     meta = table_meta(["flux", "label"], model="m.h5", extra={"RUN": 7})
     t = label_table(_arrays(), outputs=["galah"], meta=meta)
-    assert [c for c in t.colnames if "teff" in c] == ["galah_teff", "galah_teff_ERR"]
+    assert [c for c in t.colnames if "teff" in c] == ["galah_teff", "galah_teff_err"]
     assert "TEFF" not in t.colnames
     assert t.meta["INPUTS"] == "flux,label" and t.meta["MODEL"] == "m.h5"
     assert t.meta["STLXVER"] == __version__ and t.meta["RUN"] == 7
     assert all(len(k) <= 8 for k in t.meta if k != "comments")  # plain FITS cards
     assert "MODEL" not in table_meta(["flux"])
+    assert table_meta(["flux"], model_sha256="ab" * 32)["MODELSHA"] == "ab" * 32
+
+
+def test_error_columns_follow_the_case_of_their_label():
+    a = _arrays()
+    a["label_names"] = np.array(["teff", "Mg_Fe"])
+    t = label_table(a)
+    assert "teff_err" in t.colnames and "teff_model_err" in t.colnames
+    assert "Mg_Fe_ERR" in t.colnames  # mixed case: the catalogue convention, upper

@@ -329,7 +329,8 @@ def _assemble_npz(tmp: Path, folder: Path, n: int, n_blocks: int) -> None:
                     fh.write(np.ascontiguousarray(arrays[k], dtype=dtype).tobytes())
 
 
-def _assemble_table(tmp: Path, folder: Path, n_blocks: int, fmt: str) -> None:
+def _assemble_table(tmp: Path, folder: Path, n_blocks: int, fmt: str,
+                    meta: dict[str, Any]) -> None:
     """The label table of a streamed prediction: the same builder as
     :meth:`Prediction.to_table` on the blocks' arrays (covariances and latents left
     out: a table has one scalar per column)."""
@@ -343,11 +344,14 @@ def _assemble_table(tmp: Path, folder: Path, n_blocks: int, fmt: str) -> None:
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
     arrays.update(static)
     inputs = [k[len("chi2_"):] for k in arrays if k.startswith("chi2_")]
-    write_table(label_table(arrays, outputs=outputs, meta=table_meta(inputs)), tmp, fmt=fmt,
-                atomic=False)
+    write_table(label_table(arrays, outputs=outputs, meta=table_meta(inputs, **meta)), tmp,
+                fmt=fmt, atomic=False)
 
 
-def _assemble(out: Path, folder: Path, n: int, n_blocks: int) -> None:
+def _assemble(out: Path, folder: Path, n: int, n_blocks: int,
+              meta: dict[str, Any]) -> None:
+    """The output file from the finished blocks (``meta``: :func:`table_meta`'s model
+    arguments, for a label table)."""
     fmt = _out_format(out)
     with atomic_path(out) as tmp:
         if fmt == "hdf5":
@@ -355,7 +359,7 @@ def _assemble(out: Path, folder: Path, n: int, n_blocks: int) -> None:
         elif fmt == "npz":
             _assemble_npz(tmp, folder, n, n_blocks)
         else:
-            _assemble_table(tmp, folder, n_blocks, astropy_format(fmt))
+            _assemble_table(tmp, folder, n_blocks, astropy_format(fmt), meta)
 
 
 def _out_format(out: Path) -> str:
@@ -456,8 +460,9 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
                     max_in_flight: int | None, t0: float,
                     draws: tuple[tuple[str, Any], ...] = ()) -> StreamSummary:
     """The body of :func:`predict_file`, run while holding the output's lock."""
-    model_id = None
+    model_id, model_file = None, None
     if not isinstance(model, LuxModel):
+        model_file = str(model)
         loaded = LuxModel.load(model)  # a clear error for a missing or corrupt file first
         model_id = model_checksum(model)
         model = loaded
@@ -512,7 +517,8 @@ def _predict_locked(model: LuxModel | str | os.PathLike, data_path: Path, out_pa
                                                  start=rows_of[i].start)))
     finally:
         bar.close()
-    _assemble(out_path, folder, n, n_blocks)
+    _assemble(out_path, folder, n, n_blocks,
+              {"model": model_file, "model_sha256": model_id})
     shutil.rmtree(folder, ignore_errors=True)
     n_done = sum(rows_of[i].stop - rows_of[i].start for i in todo)
     warn_objects_without_data(empty[0], n_done, inputs)

@@ -11,7 +11,9 @@ prediction streamed in blocks) can make the same table.
 Columns, per label output (label outputs other than ``label`` get a ``<output>_``
 prefix): ``NAME``, ``NAME_ERR`` (total 1-sigma error), ``NAME_FISHER_ERR``,
 ``NAME_MAP_ERR`` and ``NAME_MODEL_ERR`` (its three parts, added in quadrature), then
-``chi2_<input>`` per input. Units come from :mod:`starlux.labels`.
+``chi2_<input>`` per input. A label keeps the name it was trained with, and its error
+columns follow its case (``teff``, ``teff_err``: the Gaia archive's style; ``TEFF``,
+``TEFF_ERR``: APOGEE's). Units come from :mod:`starlux.labels`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ ERROR_PARTS: dict[str, str] = {
 
 
 def table_meta(inputs: Sequence[str], model: str | None = None,
-               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Header metadata of a label table: starlux version, inputs, model file.
+               extra: Mapping[str, Any] | None = None,
+               model_sha256: str | None = None) -> dict[str, Any]:
+    """Header metadata of a label table: starlux version, inputs, model file and
+    its SHA-256 (so that a published table names the exact model behind it).
 
     Keys are at most 8 characters so that they become plain FITS header cards.
     """
@@ -46,6 +50,8 @@ def table_meta(inputs: Sequence[str], model: str | None = None,
                             "INPUTS": ",".join(inputs)}
     if model:
         meta["MODEL"] = str(model)
+    if model_sha256:
+        meta["MODELSHA"] = str(model_sha256)
     meta.update(extra or {})
     meta["comments"] = [
         "Labels predicted by starlux (Lux, Horta et al. 2025).",
@@ -56,6 +62,12 @@ def table_meta(inputs: Sequence[str], model: str | None = None,
         "n_rejected_<input>: entries of each input rejected as outliers.",
     ]
     return meta
+
+
+def _suffix(name: str, part: str) -> str:
+    """An error column's suffix in the case of its label's name (``teff_err``,
+    ``TEFF_ERR``): a table reads in one case, as its catalogue did."""
+    return part if name == name.lower() and name != name.upper() else part.upper()
 
 
 def _label_outputs(arrays: Mapping[str, np.ndarray]) -> list[str]:
@@ -93,7 +105,7 @@ def label_table(arrays: Mapping[str, np.ndarray], outputs: Sequence[str] | None 
                     continue
                 v = np.asarray(arrays[key])
                 v = np.broadcast_to(v[j], (n,)) if v.ndim == 1 else v[:, j]
-                t[f"{prefix}{col}_{part.upper()}"] = Column(np.array(v), unit=unit,
+                t[f"{prefix}{col}_{_suffix(col, part)}"] = Column(np.array(v), unit=unit,
                                                             description=what)
     for k in arrays:
         if k.startswith("chi2_"):

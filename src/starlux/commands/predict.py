@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
         ds = require_objects(read_dataset(args.data_file), args.data_file)
         pred = model.predict(ds, inputs=args.inputs, outputs=args.outputs,
                              chunk_size=args.chunk_size, precision=args.precision, **draws)
-        write_prediction(args.out, pred)
+        from ..stream import model_checksum
+
+        write_prediction(args.out, pred, model=str(args.model),
+                         meta={"MODELSHA": model_checksum(args.model)})
     log.info(f"predicted {len(pred.z)} objects from {', '.join(pred.inputs)}; "
              f"wrote {args.out}")
     return 0
