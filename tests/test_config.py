@@ -61,3 +61,24 @@ def test_a_cache_folder_that_cannot_be_made_is_no_error(tmp_path, jax_cache_sett
     before = jax.config.jax_compilation_cache_dir
     assert enable_compilation_cache(tmp_path / "file" / "cache") is None
     assert jax.config.jax_compilation_cache_dir == before
+
+
+def test_the_command_line_quiets_xla_cpp_logs_unless_the_user_set_the_level():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv[0] = '/usr/bin/starlux'; import os, starlux; "
+            "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    assert run.stdout.strip() == "3"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, check=True)
+    assert run.stdout.strip() == "0"
+    # a Python session keeps JAX's own default (1: warnings and errors shown)
+    run = subprocess.run([sys.executable, "-c", "import os, starlux; "
+                          "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))"],
+                         capture_output=True, text=True, env=env, check=True)
+    assert run.stdout.strip() != "3"

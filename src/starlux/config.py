@@ -4,15 +4,27 @@
 * :func:`enable_compilation_cache` keeps JAX's compiled kernels on disk, so a second
   run skips compilation (seconds per new problem size). The command line turns it on
   (``$STARLUX_CACHE_DIR``, default ``~/.cache/starlux/jax``; ``STARLUX_CACHE_DIR=off``
-  disables it); Python users call it themselves.
+  disables it); Python users call it themselves. With jaxlib 0.9 a kernel loaded
+  from the cache logs two harmless C++ lines ("Target machine feature
+  +prefer-no-gather is not supported"); the command line hides XLA's C++ log below
+  FATAL (``TF_CPP_MIN_LOG_LEVEL=3`` unless set), a Python session may set it itself.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-import jax
+if Path(sys.argv[0] if sys.argv else "").name == "starlux" and "jax" not in sys.modules:
+    # The command line keeps compiled kernels on disk, and jaxlib 0.9 writes two C++
+    # "errors" for every kernel it loads from there (a target feature, +prefer-no-gather,
+    # its loader does not know: harmless). A command's output is read by people, so
+    # XLA's C++ log is kept below FATAL there unless TF_CPP_MIN_LOG_LEVEL is set
+    # (Python errors and warnings are not affected).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import jax  # noqa: E402
 
 __all__ = ["enable_compilation_cache", "default_cache_dir"]
 
