@@ -94,6 +94,14 @@ def test_a_trained_model_predicts_into_every_output_format(trained, capsys):
     assert np.all(np.abs(resid).mean(0) < 5 * pred["label_err"].mean(0))
     t = Table.read(tmp / "pred.csv")
     assert {"id", "TEFF", "TEFF_ERR", "chi2_flux"} <= set(t.colnames)
+    # the published table names the model that made it (in-memory path: .npz input)
+    from astropy.io import fits
+
+    from starlux.stream import model_checksum
+
+    hdr = fits.getheader(tmp / "pred.fits", 1)
+    assert hdr["MODEL"] == str(tmp / "m.h5")
+    assert hdr["MODELSHA"] == model_checksum(tmp / "m.h5")
 
 
 def test_labels_predict_spectra_when_asked_with_from_and_outputs(trained):
