@@ -137,13 +137,15 @@ class Prediction:
             out["id"] = np.asarray(self.ids)
         return out
 
-    def to_table(self, model: str | None = None, meta: dict[str, Any] | None = None):
+    def to_table(self, model: str | None = None, meta: dict[str, Any] | None = None,
+                 model_sha256: str | None = None):
         """An astropy ``Table``, one row per object, of every label output.
 
         Columns: ``id``; per label ``NAME`` and ``NAME_ERR`` with the label's unit (K,
         dex, km / s) and the three error parts ``NAME_FISHER_ERR``, ``NAME_MAP_ERR``,
         ``NAME_MODEL_ERR``; ``chi2_<input>``. ``Table.meta`` holds the starlux
-        version, the inputs and ``model`` (the model file, when given).
+        version, the inputs, ``model`` (the model file) and ``model_sha256`` (its
+        SHA-256), when given.
         Spectra are not tabulated (use :meth:`to_arrays`).
         """
         from .tables import label_table, table_meta
@@ -152,7 +154,8 @@ class Prediction:
         arrays = {k: v for k, v in self.to_arrays().items()
                   if not k.endswith(("_cov", "_samples"))}
         return label_table(arrays, outputs=labels,
-                           meta=table_meta(self.inputs, model=model, extra=meta))
+                           meta=table_meta(self.inputs, model=model, extra=meta,
+                                          model_sha256=model_sha256))
 
     def to_pandas(self, model: str | None = None):
         """:meth:`to_table` as a pandas ``DataFrame`` (needs pandas installed); the

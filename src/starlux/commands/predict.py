@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         from ..stream import model_checksum
 
         write_prediction(args.out, pred, model=str(args.model),
-                         meta={"MODELSHA": model_checksum(args.model)})
+                         model_sha256=model_checksum(args.model))
     log.info(f"predicted {len(pred.z)} objects from {', '.join(pred.inputs)}; "
              f"wrote {args.out}")
     return 0

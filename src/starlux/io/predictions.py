@@ -92,14 +92,17 @@ def _write_fits(table, path: Path) -> None:
 
 
 def write_prediction(path: str | os.PathLike, pred: Prediction, model: str | None = None,
-                     meta: Mapping[str, Any] | None = None) -> None:
+                     meta: Mapping[str, Any] | None = None,
+                     model_sha256: str | None = None) -> None:
     """Atomically write a prediction; the format follows the extension.
 
-    ``model`` (the model file) and ``meta`` go in the table formats' metadata.
+    ``model`` (the model file), its ``model_sha256`` and ``meta`` go in the table
+    formats' metadata.
     """
     path = Path(path)
     format_of(path, "prediction arrays", "label table", what="prediction")
     if can_hold(path, "label table"):
-        write_table(pred.to_table(model=model, meta=dict(meta or {})), path)
+        write_table(pred.to_table(model=model, meta=dict(meta or {}),
+                                  model_sha256=model_sha256), path)
     else:
         write_arrays(path, pred.to_arrays())
